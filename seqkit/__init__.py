@@ -1,0 +1,26 @@
+"""seqkit: CNN+RNN sequence models for speech, text and time series, composed from blocks.
+
+Everything public is re-exported here; import from ``seqkit`` only.
+"""
+
+from seqkit.blocks import BACKENDS, FRONTENDS, HEADS, build
+from seqkit.blocks.backends import GRU, LSTM, RNN, SegRNN
+from seqkit.blocks.frontends import Segmenter
+from seqkit.blocks.heads import Forecast
+from seqkit.checkpoint import load_model
+from seqkit.config import load_config, to_dict
+from seqkit.data import DATAMODULES, SeriesData, data_root, locate
+from seqkit.errors import SeqkitError
+from seqkit.model import SeqModel, build_model
+from seqkit.runs import create_run_dir, write_json
+from seqkit.task import Task
+from seqkit.training import history, make_trainer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS", "DATAMODULES", "FRONTENDS", "GRU", "HEADS", "LSTM", "RNN", "Forecast", "SegRNN",
+    "Segmenter", "SeqModel", "SeqkitError", "SeriesData", "Task", "build", "build_model",
+    "create_run_dir", "data_root", "history", "load_config", "load_model", "locate",
+    "make_trainer", "to_dict", "write_json",
+]

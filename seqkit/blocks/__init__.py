@@ -1,0 +1,104 @@
+"""The block registry: every front-end, back-end and head seqkit can compose, by name.
+
+A config names a block with ``name:`` and sets its other arguments; sizes that follow from the
+data or from the previous block (``in_dim``, ``channels``, ``pred_len`` ...) are derived by
+`build_model` and never written in a config.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+
+from torch import nn
+
+from seqkit.blocks.backends import GRU, LSTM, RNN, SegRNN
+from seqkit.blocks.frontends import Segmenter
+from seqkit.blocks.heads import Forecast
+from seqkit.errors import SeqkitError, nearest
+
+log = logging.getLogger("seqkit")
+
+FRONTENDS = {
+    "segmenter": Segmenter,
+}
+BACKENDS = {
+    "rnn": RNN,
+    "lstm": LSTM,
+    "gru": GRU,
+    "segrnn": SegRNN,
+}
+HEADS = {
+    "forecast": Forecast,
+}
+TABLES = {"frontend": FRONTENDS, "backend": BACKENDS, "head": HEADS}
+
+# Arguments seqkit derives from the data (``channels``, ``seq_len``, ``pred_len``) and from the previous
+# block (``in_dim`` and what that block ``provides``); a config never sets them.
+DATA_DIMS = ("in_dim", "channels", "seq_len", "pred_len")
+DERIVED = {
+    "frontend": DATA_DIMS,
+    "backend": DATA_DIMS + ("seg_len", "per_channel", "norm"),
+    "head": DATA_DIMS + ("seg_len", "per_channel", "norm", "out_steps"),
+}
+
+
+def parameters(cls: type) -> dict[str, inspect.Parameter]:
+    """The constructor arguments of a block class, by name."""
+    return dict(list(inspect.signature(cls.__init__).parameters.items())[1:])
+
+
+def settable(kind: str, cls: type) -> dict[str, inspect.Parameter]:
+    """The arguments of block `cls` that a config may set: all but the derived ones."""
+    return {k: p for k, p in parameters(cls).items() if k not in DERIVED[kind]}
+
+
+def check_spec(kind: str, spec: dict, where: str = "") -> None:
+    """Fail on a block spec with an unknown block name or an argument no such block takes.
+
+    An argument that another block of the same kind takes (``cell`` when swapping ``segrnn`` for
+    ``gru``) is accepted here and ignored with a note when building, so that swapping blocks is a
+    one-word change.
+    """
+    table = TABLES[kind]
+    where = where or f"model.{kind}"
+    name = spec.get("name")
+    if name not in table:
+        raise SeqkitError(f"{where}.name: unknown {kind} {name!r}; {nearest(str(name), table)}")
+    known = {k for cls in table.values() for k in settable(kind, cls)}
+    for key in spec:
+        if key == "name":
+            continue
+        if key in DERIVED[kind]:
+            raise SeqkitError(f"{where}.{key} is derived by seqkit from the data and the other blocks; remove it")
+        if key not in known:
+            raise SeqkitError(f"{where}.{key}: no {kind} takes {key!r}; {nearest(key, known)}")
+
+
+def build(kind: str, spec: dict, **dims) -> nn.Module:
+    """Build the block of `kind` named by ``spec["name"]`` with the rest of `spec` as arguments.
+
+    Args:
+        kind: ``frontend``, ``backend`` or ``head``.
+        spec: ``{"name": ..., **arguments}`` from a config.
+        **dims: derived sizes; each is passed on if the block takes it.
+
+    Example:
+        >>> gru = build("backend", {"name": "gru", "hidden": 16}, in_dim=8, channels=7)
+        >>> type(gru).__name__, gru.out_dim
+        ('GRU', 16)
+    """
+    spec = dict(spec)
+    check_spec(kind, spec)
+    cls = TABLES[kind][spec.pop("name")]
+    params = parameters(cls)
+    ignored = [k for k in spec if k not in params]
+    if ignored:
+        log.info("%s %s does not take %s: ignored", kind, cls.__name__, ", ".join(ignored))
+    kwargs = {k: v for k, v in dims.items() if k in params}
+    kwargs.update({k: v for k, v in spec.items() if k in params})
+    return cls(**kwargs)
+
+
+__all__ = ["BACKENDS", "FRONTENDS", "HEADS", "TABLES", "build", "check_spec", "parameters",
+           "settable", "Segmenter", "RNN", "LSTM", "GRU", "SegRNN", "Forecast"]

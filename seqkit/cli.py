@@ -1,0 +1,175 @@
+"""The ``seqkit`` command: run recipes, evaluate and use checkpoints, list blocks and recipes."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import typer
+from typer.exceptions import TyperException
+
+from seqkit.errors import SeqkitError, nearest
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="CNN+RNN sequence models for speech, text and time series, composed from blocks.",
+)
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def bundled() -> dict[str, Path]:
+    """The recipes shipped with seqkit, by name."""
+    if not RECIPES.is_dir():
+        return {}
+    return {p.name: p for p in sorted(RECIPES.iterdir()) if (p / "recipe.py").is_file()}
+
+
+def find_recipe(name: str) -> Path:
+    """A recipe folder from a path or the name of a bundled recipe."""
+    path = Path(name)
+    if path.is_dir():
+        if not (path / "recipe.py").is_file() or not (path / "config.yaml").is_file():
+            raise SeqkitError(f"{path} is not a recipe folder: it needs recipe.py and config.yaml")
+        return path
+    if name in bundled():
+        return bundled()[name]
+    raise SeqkitError(f"recipe {name!r} not found; give a recipe folder or a bundled name ({nearest(name, bundled())})")
+
+
+def _set_data_root(data_root: Path | None) -> None:
+    if data_root is not None:
+        os.environ["SEQKIT_DATA"] = str(data_root.expanduser().resolve())
+
+
+DATA_ROOT = typer.Option(None, "--data-root", help="Folder holding the data sets (else $SEQKIT_DATA, else a cache).")
+
+
+@app.command()
+def run(
+    recipe: str = typer.Argument(..., help="A recipe folder (recipes/ltsf) or a bundled recipe's name."),
+    overrides: list[str] = typer.Argument(None, help="Settings to change, as key.subkey=value."),
+    config: list[Path] = typer.Option([], "--config", "-c", help="Overlay YAML merged on top; repeatable."),
+    data_root: Path = DATA_ROOT,
+) -> None:
+    """Train, test and report a recipe; results go to a new run directory.
+
+    Example: seqkit run recipes/ltsf data.pred_len=336 trainer.max_epochs=3 -c configs/debug.yaml
+    """
+    from seqkit.config import load_config
+
+    _set_data_root(data_root)
+    folder = find_recipe(recipe)
+    cfg = load_config(folder, config, overrides or [])
+    if cfg.get("run_dir"):
+        from seqkit.runs import check_free
+        check_free(cfg.run_dir)
+    spec = importlib.util.spec_from_file_location(f"seqkit_recipe_{folder.name}", folder / "recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "main"):
+        raise SeqkitError(f"{folder / 'recipe.py'} defines no main(cfg)")
+    module.main(cfg)
+
+
+@app.command("eval")
+def evaluate(
+    target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
+    data_root: Path = DATA_ROOT,
+) -> None:
+    """Re-compute the test metrics of a checkpoint (a run's best by default); prints JSON."""
+    from seqkit.predict import evaluate as run_eval
+
+    _set_data_root(data_root)
+    print(json.dumps(run_eval(target), indent=2))
+
+
+@app.command()
+def predict(
+    checkpoint: Path = typer.Argument(..., help="A forecasting checkpoint or its run directory."),
+    csv: Path = typer.Option(..., "--csv", help="CSV with a date column and the training columns."),
+    out: Path = typer.Option(None, "--out", "-o", help="CSV to write (default: <name>_forecast.csv here)."),
+) -> None:
+    """Forecast the pred_len steps after the end of a CSV, with future timestamps."""
+    from seqkit.predict import forecast_csv
+
+    written = forecast_csv(checkpoint, csv, out)
+    print(f"wrote {written}")
+
+
+@app.command()
+def blocks() -> None:
+    """List every front-end, back-end and head with its arguments and defaults."""
+    from seqkit.blocks import TABLES, settable
+
+    for kind, table in TABLES.items():
+        print(f"{kind}s:")
+        for name, cls in table.items():
+            doc = inspect.getdoc(cls) or ""
+            print(f"  {name:<11} {doc.splitlines()[0] if doc else ''}")
+            for arg, param in settable(kind, cls).items():
+                default = "required" if param.default is inspect.Parameter.empty else repr(param.default)
+                print(f"      {arg} = {default}")
+        print()
+
+
+@app.command("ls")
+def list_recipes() -> None:
+    """List the bundled recipes."""
+    for name, path in bundled().items():
+        readme = path / "README.md"
+        title = readme.read_text(encoding="utf-8").splitlines()[0].lstrip("# ") if readme.is_file() else ""
+        print(f"{name:<8} {title}")
+
+
+@app.command()
+def cp(
+    recipe: str = typer.Argument(..., help="A bundled recipe's name or a recipe folder."),
+    dest: Path = typer.Argument(..., help="New folder to create."),
+) -> None:
+    """Copy a recipe to a new folder to edit; never writes into an existing one."""
+    source = find_recipe(recipe)
+    if dest.exists():
+        raise SeqkitError(f"{dest} already exists; choose a new folder name")
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "runs"))
+    print(f"copied {source} to {dest}; run it with: seqkit run {dest}")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    logging.getLogger("seqkit").setLevel(logging.INFO)
+    try:
+        app(standalone_mode=False)
+    except SeqkitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as err:
+        sys.exit(err.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except TyperException as err:  # bad command-line usage: typer prints it with a hint
+        err.show() if hasattr(err, "show") else print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except Exception as err:  # noqa: BLE001 - never a raw traceback from the command line
+        if os.environ.get("SEQKIT_DEBUG"):
+            raise
+        print(f"error: {type(err).__name__}: {' '.join(str(err).split())[:300]} "
+              f"(set SEQKIT_DEBUG=1 for the traceback)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Configs: a recipe's YAML, overlays merged on top, ``a.b=v`` overrides last; unknown keys fail.
+
+The recipe's own ``config.yaml`` is the schema: an overlay or an override may only set keys it
+already has (with the value's type), except inside a block spec (``model.frontend`` ...), where
+any argument of a block of that kind is accepted and checked against the blocks' signatures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from seqkit.blocks import TABLES, check_spec
+from seqkit.errors import SeqkitError, nearest
+
+
+def read_yaml(path: Path | str) -> DictConfig:
+    """Load one YAML mapping, with a one-line error naming the file if it is missing or broken."""
+    path = Path(path)
+    if not path.is_file():
+        raise SeqkitError(f"config file {path} not found")
+    try:
+        cfg = OmegaConf.load(path)
+    except (yaml.YAMLError, OmegaConfBaseException, UnicodeDecodeError) as err:
+        detail = " ".join(str(err).split())
+        raise SeqkitError(f"config file {path} is not valid YAML: {detail}") from None
+    if not isinstance(cfg, DictConfig):
+        raise SeqkitError(f"config file {path} must hold a mapping of settings, not a list")
+    return cfg
+
+
+def parse_overrides(overrides: Iterable[str]) -> DictConfig:
+    """Turn ``["data.pred_len=336", ...]`` into a config, with an error for malformed items."""
+    items = list(overrides)
+    for item in items:
+        key = item.split("=", 1)[0]
+        if "=" not in item or not key or any(not part for part in key.split(".")):
+            raise SeqkitError(f"override {item!r} is not of the form key.subkey=value")
+    try:
+        return OmegaConf.from_dotlist(items)
+    except (yaml.YAMLError, OmegaConfBaseException) as err:
+        raise SeqkitError(f"cannot parse overrides {' '.join(items)}: {' '.join(str(err).split())}") from None
+
+
+def _flat_keys(cfg: Mapping, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in cfg.items():
+        keys.append(prefix + str(key))
+        if isinstance(value, Mapping):
+            keys += _flat_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+def _is_block_spec(path: str) -> bool:
+    parts = path.split(".")
+    return len(parts) == 2 and parts[0] == "model" and parts[1] in TABLES
+
+
+def _type_name(value) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), type(value).__name__)
+
+
+def _check_type(path: str, old, new, source: str) -> None:
+    if old is None or new is None:
+        return
+    if isinstance(old, Mapping) != isinstance(new, Mapping):
+        raise SeqkitError(f"{path} in {source} must be {'a mapping' if isinstance(old, Mapping) else _type_name(old)}")
+    if isinstance(old, bool) or isinstance(new, bool):
+        ok = isinstance(old, bool) and isinstance(new, bool)
+    elif isinstance(old, (int, float)):
+        ok = isinstance(new, (int, float)) and (isinstance(old, float) or isinstance(new, int))
+    elif isinstance(old, str):
+        ok = isinstance(new, (str, int, float))  # a name like '2' or a path
+    else:
+        ok = True
+    if not ok:
+        raise SeqkitError(f"{path} in {source} must be {_type_name(old)}, got {new!r}")
+
+
+def check_keys(new: Mapping, base: Mapping, source: str, prefix: str = "", root: Mapping | None = None) -> None:
+    """Fail if `new` sets a key `base` does not have (naming the closest ones) or changes a type."""
+    root = base if root is None else root
+    for key, value in new.items():
+        path = f"{prefix}{key}"
+        if _is_block_spec(prefix.rstrip(".")):
+            continue  # block arguments are checked against the block signatures
+        if key not in base:
+            raise SeqkitError(f"unknown key {path!r} in {source}; {nearest(path, _flat_keys(root))}")
+        old = base[key]
+        _check_type(path, old, value, source)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            check_keys(value, old, source, f"{path}.", root)
+
+
+def load_config(
+    path: Path | str, overlays: Iterable[Path | str] = (), overrides: Iterable[str] = ()
+) -> DictConfig:
+    """Load a recipe config, merge overlay files in order, then apply ``a.b=v`` overrides.
+
+    Args:
+        path: the recipe's ``config.yaml`` (or the recipe folder).
+        overlays: YAML files merged on top in order (``-c configs/debug.yaml``).
+        overrides: ``key.subkey=value`` strings from the command line, applied last.
+
+    Example:
+        >>> cfg = load_config("recipes/ltsf", overrides=["data.pred_len=192"])
+        >>> cfg.data.pred_len, cfg.model.backend.name
+        (192, 'segrnn')
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.yaml"
+    cfg = read_yaml(path)
+    for overlay in overlays:
+        extra = read_yaml(overlay)
+        check_keys(OmegaConf.to_container(extra), OmegaConf.to_container(cfg), f"overlay {overlay}")
+        cfg = OmegaConf.merge(cfg, extra)
+    dot = parse_overrides(overrides)
+    check_keys(OmegaConf.to_container(dot), OmegaConf.to_container(cfg), "the command-line overrides")
+    cfg = OmegaConf.merge(cfg, dot)
+    check_blocks(cfg)
+    return cfg
+
+
+def check_blocks(cfg: DictConfig) -> None:
+    """Check every block spec under ``model`` against the registered blocks' arguments."""
+    model = cfg.get("model")
+    if model is None:
+        return
+    for kind in TABLES:
+        if kind in model:
+            check_spec(kind, OmegaConf.to_container(model[kind]), f"model.{kind}")
+
+
+def to_dict(cfg: DictConfig) -> dict:
+    """A plain, resolved copy of `cfg` (for checkpoints and ``config.yaml`` of a run)."""
+    return OmegaConf.to_container(cfg, resolve=True)

@@ -1,0 +1,10 @@
+"""Data modules by task name: a config's ``data`` section holds their constructor arguments."""
+
+from seqkit.data.root import data_root, locate
+from seqkit.data.series import SeriesData
+
+DATAMODULES = {
+    "ltsf": SeriesData,
+}
+
+__all__ = ["DATAMODULES", "SeriesData", "data_root", "locate"]

@@ -1,0 +1,192 @@
+"""Time series from CSV: the ETT and Time-Series-Library protocols, scaling, windows by indexing.
+
+The whole series is one (T, C) tensor; a window is cut by indexing, never by per-item Python.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from seqkit.data.root import locate
+from seqkit.errors import SeqkitError
+
+HOURS_PER_MONTH = 30 * 24
+PROTOCOLS = ("auto", "ett_hour", "ett_minute", "custom")
+
+
+def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarray, list[str]]:
+    """Read a CSV with a ``date`` column and numeric columns; fail on the first bad value.
+
+    Returns the dates, the values (T, C) as float32 and the value columns' names. Errors name
+    the file, the column and the line of the file.
+    """
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
+        raise SeqkitError(f"{path}: cannot read as CSV ({' '.join(str(err).split())[:160]})") from None
+    if "date" not in frame.columns:
+        raise SeqkitError(f"{path}: no 'date' column (columns: {', '.join(map(str, frame.columns))}); "
+                          f"the first column must be named date")
+    columns = [c for c in frame.columns if c != "date"]
+    if not columns:
+        raise SeqkitError(f"{path}: no value columns beside 'date'")
+    if target is not None and target not in columns:
+        raise SeqkitError(f"{path}: target column {target!r} not found (columns: {', '.join(columns)})")
+    if len(frame) == 0:
+        raise SeqkitError(f"{path}: no data rows")
+    dates = pd.to_datetime(frame["date"], errors="coerce")
+    if dates.isna().any():
+        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise SeqkitError(f"{path}: line {row + 2}, column date: {frame['date'].iloc[row]!r} is not a date")
+    values = np.empty((len(frame), len(columns)), dtype=np.float32)
+    for j, column in enumerate(columns):
+        numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(numbers)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise SeqkitError(f"{path}: line {row + 2}, column {column}: {frame[column].iloc[row]!r} "
+                              f"is not a finite number; fill or drop that row")
+        values[:, j] = numbers
+    return dates, values, columns
+
+
+def borders(protocol: str, rows: int, seq_len: int) -> list[tuple[int, int]]:
+    """Row ranges ``[(start, end)]`` of train, validation and test, as in the reference code.
+
+    Each split's windows may reach back ``seq_len`` rows across its border for their input.
+    ``ett_hour``: 12/4/4 months of hourly rows; ``ett_minute``: the same at 15 minutes (x4);
+    ``custom``: a chronological 70/10/20 split.
+
+    Example:
+        >>> borders("ett_hour", 17420, 720)
+        [(0, 8640), (7920, 11520), (10800, 14400)]
+    """
+    if protocol in ("ett_hour", "ett_minute"):
+        month = HOURS_PER_MONTH * (4 if protocol == "ett_minute" else 1)
+        ends = [12 * month, 16 * month, 20 * month]
+        if rows < ends[-1]:
+            raise SeqkitError(f"the {protocol} protocol needs {ends[-1]} rows, the file has {rows}; "
+                              f"use data.protocol=custom")
+    elif protocol == "custom":
+        train, test = int(rows * 0.7), int(rows * 0.2)
+        ends = [train, rows - test, rows]
+    else:
+        raise SeqkitError(f"data.protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    starts = [0, ends[0] - seq_len, ends[1] - seq_len]
+    return list(zip(starts, ends))
+
+
+class Windows(Dataset):
+    """All windows of one split: input ``seq_len`` rows, then ``pred_len`` target rows.
+
+    `__getitems__` cuts a whole batch with one indexing operation.
+    """
+
+    def __init__(self, values: Tensor, seq_len: int, pred_len: int):
+        self.values, self.seq_len, self.pred_len = values, seq_len, pred_len
+        self.offsets = torch.arange(seq_len + pred_len)
+
+    def __len__(self) -> int:
+        return max(0, self.values.shape[0] - self.seq_len - self.pred_len + 1)
+
+    def __getitems__(self, indices: list[int]) -> dict[str, Tensor]:
+        rows = torch.as_tensor(indices).unsqueeze(1) + self.offsets  # (B, L+H)
+        window = self.values[rows]  # (B, L+H, C)
+        return {"inputs": window[:, : self.seq_len], "targets": window[:, self.seq_len:]}
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        return {k: v[0] for k, v in self.__getitems__([index]).items()}
+
+
+def _batch(batch: dict) -> dict:
+    return batch  # __getitems__ already built the batch
+
+
+class SeriesData(L.LightningDataModule):
+    """Windows of a CSV series split by a forecasting protocol, scaled with training statistics.
+
+    Args:
+        path: the CSV, absolute or under the data root (see `seqkit.data.root`).
+        seq_len: input steps per window (look-back L).
+        pred_len: steps to forecast (horizon H).
+        batch_size: windows per batch.
+        features: ``M`` uses and forecasts every column; ``S`` only the `target` column.
+        target: the target column for ``S``.
+        protocol: ``ett_hour``, ``ett_minute``, ``custom`` (70/10/20) or ``auto`` (from the file
+            name: ETTh* hourly, ETTm* 15-minute, anything else custom).
+        scale: standardise every column with the training rows' mean and std.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        seq_len: int = 720,
+        pred_len: int = 96,
+        batch_size: int = 64,
+        features: str = "M",
+        target: str = "OT",
+        protocol: str = "auto",
+        scale: bool = True,
+    ):
+        super().__init__()
+        if features not in ("M", "S"):
+            raise SeqkitError(f"data.features must be M (all columns) or S (the target only), got {features!r}")
+        if seq_len < 1 or pred_len < 1 or batch_size < 1:
+            raise SeqkitError("data.seq_len, data.pred_len and data.batch_size must be positive")
+        self.path = locate(path)
+        if protocol == "auto":
+            stem = self.path.stem
+            protocol = "ett_hour" if stem.startswith("ETTh") else "ett_minute" if stem.startswith("ETTm") else "custom"
+        self.seq_len, self.pred_len, self.batch_size = seq_len, pred_len, batch_size
+        self.protocol, self.features = protocol, features
+        dates, values, columns = read_csv(self.path, target if features == "S" else None)
+        if features == "S":
+            values, columns = values[:, [columns.index(target)]], [target]
+        self.dates, self.columns = dates, columns
+        self.borders = borders(protocol, len(values), seq_len)
+        train = values[self.borders[0][0]: self.borders[0][1]]
+        if scale:
+            self.mean, self.std = train.mean(0), train.std(0)
+            self.std[self.std == 0] = 1.0  # a constant column stays constant
+        else:
+            self.mean, self.std = np.zeros(len(columns), np.float32), np.ones(len(columns), np.float32)
+        self.values = torch.from_numpy((values - self.mean) / self.std).float()  # (T, C)
+        self.splits = {}
+        for name, (start, end) in zip(("train", "val", "test"), self.borders):
+            self.splits[name] = Windows(self.values[start:end], seq_len, pred_len)
+            if len(self.splits[name]) == 0:
+                raise SeqkitError(f"{self.path}: the {name} split ({end - start} rows) is shorter than "
+                                  f"seq_len + pred_len = {seq_len + pred_len}; use shorter windows")
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """Sizes the model derives from the data."""
+        return {"in_dim": len(self.columns), "channels": len(self.columns), "seq_len": self.seq_len,
+                "pred_len": self.pred_len}
+
+    @property
+    def info(self) -> dict:
+        """What inference needs besides the weights, as plain data for the checkpoint."""
+        return {"columns": list(self.columns), "seq_len": self.seq_len,
+                "scaler": {"mean": self.mean.tolist(), "std": self.std.tolist()}}
+
+    def _loader(self, split: str, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
+        return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle,
+                          drop_last=drop_last, collate_fn=_batch)
+
+    def train_dataloader(self) -> DataLoader:
+        # As the reference code: shuffled, incomplete last batch dropped (training only).
+        return self._loader("train", shuffle=True, drop_last=len(self.splits["train"]) > self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")  # every window: no batch dropped

@@ -1,0 +1,84 @@
+"""Inference from a checkpoint: re-test it, or forecast the steps after the end of a CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seqkit.checkpoint import load_model, resolve
+from seqkit.data import DATAMODULES
+from seqkit.data.series import read_csv
+from seqkit.errors import SeqkitError
+from seqkit.task import Task
+from seqkit.training import make_trainer
+
+
+def evaluate(target: str | Path) -> dict[str, float]:
+    """Re-compute a checkpoint's test metrics on the data its config names.
+
+    Args:
+        target: a checkpoint, or a run directory (its best checkpoint is used).
+    """
+    model, info = load_model(resolve(target))
+    cfg = info["config"]
+    data = DATAMODULES[cfg["task"]](**cfg["data"])
+    task = Task(model, **cfg["train"], info=info)
+    settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs",)}
+    settings["enable_progress_bar"] = False
+    trainer = make_trainer(settings, run_dir=None)
+    scores = trainer.test(task, datamodule=data, verbose=False)[0]
+    return {k.removeprefix("test/"): float(v) for k, v in scores.items()}
+
+
+def future_dates(dates: pd.Series, steps: int, source: Path) -> pd.DatetimeIndex:
+    """The `steps` timestamps after the last of `dates`, at the frequency the dates follow."""
+    if len(dates) < 2:
+        raise SeqkitError(f"{source}: need at least two dates to infer the frequency")
+    tail = pd.DatetimeIndex(dates.iloc[-min(len(dates), 200):])
+    if not tail.is_monotonic_increasing or tail.has_duplicates:
+        raise SeqkitError(f"{source}: dates must be strictly increasing to infer the frequency")
+    freq = pd.infer_freq(tail) if len(tail) >= 3 else None
+    if freq is None:  # irregular tail: step by the most common gap
+        freq = pd.Series(np.diff(tail.asi8)).mode().iloc[0]
+        return pd.DatetimeIndex([tail[-1] + pd.Timedelta(int(freq) * (i + 1)) for i in range(steps)])
+    return pd.date_range(tail[-1], periods=steps + 1, freq=freq)[1:]
+
+
+def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None = None) -> Path:
+    """Forecast the ``pred_len`` steps after the end of `csv` and write them as CSV with dates.
+
+    Args:
+        checkpoint: a forecasting checkpoint (or its run directory).
+        csv: a CSV with a ``date`` column and the columns the model was trained on.
+        out: the CSV to write (default ``<csv name>_forecast.csv`` in the current folder); an
+            existing file is never overwritten.
+    """
+    csv = Path(csv)
+    if not csv.is_file():
+        raise SeqkitError(f"CSV {csv} not found")
+    out = Path(out) if out else Path(f"{csv.stem}_forecast.csv")
+    if out.exists():
+        raise SeqkitError(f"{out} already exists; pass another --out")
+    model, info = load_model(resolve(checkpoint))
+    if info.get("recipe") != "ltsf":
+        raise SeqkitError(f"{checkpoint} is a {info.get('recipe')} checkpoint, not a forecasting one")
+    dates, values, columns = read_csv(csv)
+    missing = [c for c in info["columns"] if c not in columns]
+    if missing:
+        raise SeqkitError(f"{csv}: missing column(s) {', '.join(missing)} the model was trained on")
+    seq_len = info["seq_len"]
+    if len(values) < seq_len:
+        raise SeqkitError(f"{csv}: {len(values)} rows, the model needs the last {seq_len}")
+    values = values[:, [columns.index(c) for c in info["columns"]]]
+    mean, std = np.asarray(info["scaler"]["mean"]), np.asarray(info["scaler"]["std"])
+    window = torch.from_numpy(((values[-seq_len:] - mean) / std).astype(np.float32)).unsqueeze(0)
+    with torch.no_grad():
+        forecast = model(window)[0][0].numpy() * std + mean  # (H, C) on the original scale
+    stamps = future_dates(dates, forecast.shape[0], csv)
+    frame = pd.DataFrame(forecast, columns=info["columns"])
+    frame.insert(0, "date", stamps.strftime("%Y-%m-%d %H:%M:%S"))
+    frame.to_csv(out, index=False, float_format="%.6g")
+    return out

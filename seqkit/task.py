@@ -1,0 +1,93 @@
+"""Task: the one LightningModule; the head supplies the loss and the metrics."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+
+from seqkit.errors import SeqkitError
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+def epoch_factor(schedule: str, epoch: int, max_epochs: int = 1) -> float:
+    """The learning-rate multiplier for 0-based `epoch` under `schedule`.
+
+    ``type3`` is the SegRNN reference code's: the base rate for epochs 1-4, then x0.8 per epoch
+    (epoch e >= 5 uses lr * 0.8^(e-4)). ``constant`` keeps it; ``cosine`` decays to 0 over
+    `max_epochs`.
+
+    Example:
+        >>> [round(epoch_factor("type3", e), 4) for e in range(7)]
+        [1.0, 1.0, 1.0, 1.0, 0.8, 0.64, 0.512]
+    """
+    if schedule == "type3":
+        return 1.0 if epoch < 4 else 0.8 ** (epoch - 3)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1 + torch.cos(torch.tensor(torch.pi * epoch / max(1, max_epochs))).item())
+    raise SeqkitError(f"train.schedule must be type3, constant or cosine, got {schedule!r}")
+
+
+class EpochSchedule:
+    """A picklable per-epoch multiplier for LambdaLR."""
+
+    def __init__(self, schedule: str, max_epochs: int):
+        self.schedule, self.max_epochs = schedule, max_epochs
+
+    def __call__(self, epoch: int) -> float:
+        return epoch_factor(self.schedule, epoch, self.max_epochs)
+
+
+class Task(L.LightningModule):
+    """Train, validate and test a SeqModel; its head owns the loss, the metrics and the decoding.
+
+    Args:
+        model: the SeqModel.
+        optimizer: ``adam``, ``adamw`` or ``sgd``.
+        lr: base learning rate.
+        weight_decay: weight decay.
+        schedule: learning-rate schedule per epoch (see `epoch_factor`).
+        info: plain data saved in every checkpoint under ``"seqkit"`` (config, sizes, scaler ...);
+            ``info["scaler"]`` also adds original-scale test metrics.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: str = "adam", lr: float = 1e-3,
+                 weight_decay: float = 0.0, schedule: str = "constant", info: dict | None = None):
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise SeqkitError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+        epoch_factor(schedule, 0)  # fail early on an unknown schedule
+        self.model, self.info = model, dict(info or {})
+        self.optimizer, self.lr, self.weight_decay, self.schedule = optimizer, lr, weight_decay, schedule
+        self.test_metrics = model.head.metrics(self.info.get("scaler"))
+
+    def forward(self, batch: dict):
+        return self.model(batch["inputs"], batch.get("input_lengths"))[0]
+
+    def training_step(self, batch: dict, batch_idx: int):
+        loss = self.model.head.loss(self(batch), batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["inputs"]))
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int):
+        loss = self.model.head.loss(self(batch), batch)
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["inputs"]), sync_dist=True)
+
+    def test_step(self, batch: dict, batch_idx: int):
+        self.model.head.update(self.test_metrics, self(batch), batch)
+
+    def on_test_epoch_end(self):
+        self.log_dict({f"test/{k}": v for k, v in self.test_metrics.compute().items()}, sync_dist=True)
+        self.test_metrics.reset()
+
+    def configure_optimizers(self):
+        optimizer = OPTIMIZERS[self.optimizer](self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        max_epochs = self.trainer.max_epochs if self.trainer and self.trainer.max_epochs else 1
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, EpochSchedule(self.schedule, max_epochs))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["seqkit"] = self.info
