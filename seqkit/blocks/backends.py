@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqkit.blocks.decoding import broadcast_step
 from seqkit.errors import SeqkitError
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -210,19 +211,21 @@ class SegRNN(nn.Module):
         return y, torch.full_like(lengths, self.out_steps)
 
     def _pmf(self, state, rows: int) -> Tensor:
-        steps = self.out_steps
+        steps, channels = self.out_steps, self.channels
         if self.channel is None:
-            start = self.position.unsqueeze(0).expand(rows, -1, -1)  # (rows, m, d)
+            grid, channels = self.position.unsqueeze(0), 1  # (1, m, d): the same for every row
         else:
-            if rows % self.channels:
-                raise SeqkitError(f"batch rows {rows} do not cycle through {self.channels} channels")
+            if rows % channels:
+                raise SeqkitError(f"batch rows {rows} do not cycle through {channels} channels")
             grid = torch.cat([
-                self.position.unsqueeze(0).expand(self.channels, -1, -1),  # (m, d/2) -> (C, m, d/2)
+                self.position.unsqueeze(0).expand(channels, -1, -1),  # (m, d/2) -> (C, m, d/2)
                 self.channel.unsqueeze(1).expand(-1, steps, -1),  # (C, d/2) -> (C, m, d/2)
             ], dim=-1)  # (C, m, d)
-            start = grid.repeat(rows // self.channels, 1, 1)  # (C, m, d) -> (B*C, m, d)
-        start = start.reshape(rows * steps, 1, -1)  # (B*C, m, d) -> (B*C*m, 1, d)
-        # Every output segment starts from the encoder's final state: (layers, B*C, H) -> (layers, B*C*m, H)
+        if self.rnn.num_layers == 1:
+            return broadcast_step(self.rnn, grid, state, channels)  # (B*C, m, H), without repeats
+        start = grid.repeat(rows // channels, 1, 1).reshape(rows * steps, 1, -1)
+        # (C, m, d) -> (B*C, m, d) -> (B*C*m, 1, d); every segment starts from the encoder's state:
+        # (layers, B*C, H) -> (layers, B*C*m, H)
         if isinstance(state, tuple):
             state = tuple(s.repeat_interleave(steps, dim=1) for s in state)
         else:

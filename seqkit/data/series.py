@@ -24,7 +24,7 @@ PROTOCOLS = ("auto", "ett_hour", "ett_minute", "custom")
 def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarray, list[str]]:
     """Read a CSV with a ``date`` column and numeric columns; fail on the first bad value.
 
-    Returns the dates, the values (T, C) as float32 and the value columns' names. Errors name
+    Returns the dates, the values (T, C) as float64 and the value columns' names. Errors name
     the file, the column and the line of the file.
     """
     try:
@@ -45,7 +45,7 @@ def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarr
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
         raise SeqkitError(f"{path}: line {row + 2}, column date: {frame['date'].iloc[row]!r} is not a date")
-    values = np.empty((len(frame), len(columns)), dtype=np.float32)
+    values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for j, column in enumerate(columns):
         numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(numbers)
@@ -152,11 +152,11 @@ class SeriesData(L.LightningDataModule):
         self.dates, self.columns = dates, columns
         self.borders = borders(protocol, len(values), seq_len)
         train = values[self.borders[0][0]: self.borders[0][1]]
-        if scale:
+        if scale:  # in float64, as scikit-learn's StandardScaler of the reference code
             self.mean, self.std = train.mean(0), train.std(0)
             self.std[self.std == 0] = 1.0  # a constant column stays constant
         else:
-            self.mean, self.std = np.zeros(len(columns), np.float32), np.ones(len(columns), np.float32)
+            self.mean, self.std = np.zeros(len(columns)), np.ones(len(columns))
         self.values = torch.from_numpy((values - self.mean) / self.std).float()  # (T, C)
         self.splits = {}
         for name, (start, end) in zip(("train", "val", "test"), self.borders):

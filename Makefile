@@ -1,0 +1,35 @@
+# seqkit: `make run` trains the LTSF recipe on ETTh1, `make test` runs the tests.
+# Each target sets up its own virtualenv (.venv) from pyproject.toml first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The data root: ../shared/data when it is there, unless SEQKIT_DATA is already set.
+SHARED_DATA := $(abspath ../shared/data)
+export SEQKIT_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
+
+.PHONY: run test lint bench bench-speed clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed  ## train and test SegRNN on ETTh1 with the paper's settings
+	$(BIN)/seqkit run recipes/ltsf $(ARGS)
+
+test: $(VENV)/.installed  ## the test suite, with the doctests of the library
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check seqkit recipes tests benchmarks
+
+bench: $(VENV)/.installed  ## the full LTSF benchmark (hours on 2 cores)
+	$(BIN)/python benchmarks/ltsf.py $(ARGS)
+
+bench-speed: $(VENV)/.installed  ## speed and memory only (minutes)
+	$(BIN)/python benchmarks/ltsf.py --speed-only
+
+clean:
+	rm -rf $(VENV) runs

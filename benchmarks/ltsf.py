@@ -1,0 +1,185 @@
+"""LTSF benchmark: SegRNN on ETTh1 (L=720) against the paper and the reference code, plus speed.
+
+Accuracy: trains the recipe for each horizon and seed, and reports test MSE/MAE mean +- std next
+to the paper's numbers (last batch dropped there) and the reference code's on this machine (every
+window, as here). Speed: per-epoch wall time (train + validation), peak memory, and the training
+step's achieved GFLOP/s as a fraction of this machine's float32 matmul GFLOP/s, measured in the
+same run. Prints a table and writes JSON (updated after every run, so a partial run is kept).
+
+Usage:
+    python benchmarks/ltsf.py                                  # everything (hours on 2 cores)
+    python benchmarks/ltsf.py --horizons 96 --seeds 2024       # one run
+    python benchmarks/ltsf.py --speed-only                     # speed and memory only (minutes)
+Set SEQKIT_DATA to the folder holding ETT-small/ETTh1.csv (`make bench` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+PAPER = {96: (0.351, 0.392), 192: (0.392, 0.414), 336: (0.423, 0.433), 720: (0.466, 0.472)}
+REFERENCE_H96 = (0.357, 0.395)  # reference code, every test window, seed 2024, this machine
+REFERENCE_SPEED = {"train_epoch_s": 92.0, "eval_epoch_s": 35.0, "peak_memory_gb": 2.3}
+
+
+def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> float:
+    """This machine's float32 matrix-multiply rate (best of repeated timed products)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        for _ in range(3):
+            a @ b
+        best = max(best, 3 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def run_recipe(overrides: list[str]) -> dict:
+    """Run recipes/ltsf in this process with `overrides`; return its metrics."""
+    sys.path.insert(0, str(ROOT))
+    import seqkit as sk
+
+    cfg = sk.load_config(ROOT / "recipes/ltsf", overrides=overrides)
+    spec = importlib.util.spec_from_file_location("ltsf_recipe", ROOT / "recipes/ltsf/recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(cfg)
+
+
+def step_speed(precision: str, steps: int = 6) -> dict:
+    """Time training steps of the paper-size model and count their FLOPs (float32 count)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import seqkit as sk
+
+    data = sk.SeriesData("ETT-small/ETTh1.csv", seq_len=720, pred_len=96, batch_size=64)
+    cfg = sk.load_config(ROOT / "recipes/ltsf")
+    model = sk.build_model(cfg.model, **data.dims).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
+    batch = data.splits["train"].__getitems__(list(range(64)))
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
+
+    def step():
+        with autocast:
+            loss = model.head.loss(model(batch["inputs"])[0].float(), batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    with FlopCounterMode(display=False) as counter:
+        with torch.autocast("cpu", enabled=False):
+            model.head.loss(model(batch["inputs"])[0], batch).backward()
+    flops = counter.get_total_flops()
+    optimizer.zero_grad()
+    step()
+    times, peaks = [], []
+    for _ in range(steps):
+        peaks.append(matmul_gflops(seconds=0.5))
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    peak = statistics.median(peaks)
+    return {"precision": precision, "step_seconds": seconds, "step_gflop": flops / 1e9,
+            "achieved_gflops": flops / seconds / 1e9, "matmul_gflops_fp32": peak,
+            "fraction_of_matmul": flops / seconds / 1e9 / peak}
+
+
+def epoch_speed(precision: str) -> dict:
+    """One full epoch (train + validation) of the recipe in a child process: wall time, memory."""
+    out = ROOT / "benchmarks/results/runs" / f"speed-{precision}-{time.strftime('%Y%m%d-%H%M%S')}"
+    code = (
+        "import resource, json, sys; sys.path.insert(0, 'benchmarks'); from ltsf import run_recipe; "
+        f"m = run_recipe(['trainer.max_epochs=1', 'trainer.limit_test_batches=1', "
+        f"'trainer.enable_progress_bar=false', 'trainer.precision={precision}', 'run_dir={out}']); "
+        "print(json.dumps({'epoch': m['history'][0], 'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    return {"precision": precision, "epoch_seconds": record["epoch"]["seconds"],
+            "peak_memory_gb": record["maxrss_kb"] / 1024**2}
+
+
+def summarise(runs: list[dict]) -> dict:
+    table = {}
+    for horizon in sorted({r["pred_len"] for r in runs}):
+        rows = [r for r in runs if r["pred_len"] == horizon]
+        entry = {"seeds": [r["seed"] for r in rows], "paper": dict(zip(("mse", "mae"), PAPER.get(horizon, (None,) * 2)))}
+        for metric in ("mse", "mae"):
+            values = [r["test"][metric] for r in rows]
+            entry[metric] = statistics.mean(values)
+            entry[metric + "_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            anchor = REFERENCE_H96[0 if metric == "mse" else 1] if horizon == 96 else entry["paper"][metric]
+            entry[metric + "_vs_anchor"] = entry[metric] / anchor - 1 if anchor else None
+        entry["anchor"] = "reference code, this machine" if horizon == 96 else "paper"
+        entry["target"] = 0.02 if horizon == 96 else 0.03
+        entry["epochs"] = [r["epochs"] for r in rows]
+        table[horizon] = entry
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--horizons", type=int, nargs="+", default=[96, 192, 336, 720])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2024, 2025, 2026])
+    parser.add_argument("--precision", default=None, help="trainer.precision (default: the recipe's)")
+    parser.add_argument("--speed-only", action="store_true", help="skip the accuracy runs")
+    parser.add_argument("--skip-speed", action="store_true", help="skip the speed measurements")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ltsf.json")
+    args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = json.loads(args.out.read_text()) if args.out.exists() else {}
+    report["machine"] = {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                         "torch": torch.__version__}
+
+    def save():
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+    if not args.skip_speed:
+        report["speed"] = {"reference": REFERENCE_SPEED, "target_epoch_seconds": 0.7 * 127, "runs": []}
+        for precision in ("32-true", "bf16-mixed"):
+            entry = {**step_speed(precision), **epoch_speed(precision)}
+            report["speed"]["runs"].append(entry)
+            save()
+            print(f"{precision:>10}: epoch {entry['epoch_seconds']:.1f} s (target <= 88.9), peak memory "
+                  f"{entry['peak_memory_gb']:.2f} GB, step {entry['step_seconds']:.3f} s, "
+                  f"{entry['achieved_gflops']:.0f} GFLOP/s = {entry['fraction_of_matmul']:.2f} of fp32 matmul "
+                  f"({entry['matmul_gflops_fp32']:.0f} GFLOP/s)", flush=True)
+    if not args.speed_only:
+        runs = [r for r in report.get("accuracy_runs", [])
+                if not (r["pred_len"] in args.horizons and r["seed"] in args.seeds)]
+        for horizon in args.horizons:
+            for seed in args.seeds:
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                overrides = [f"data.pred_len={horizon}", f"seed={seed}", "trainer.enable_progress_bar=false",
+                             f"run_dir={ROOT}/benchmarks/results/runs/ltsf-H{horizon}-s{seed}-{stamp}"]
+                if args.precision:
+                    overrides.append(f"trainer.precision={args.precision}")
+                metrics = run_recipe(overrides)
+                runs.append({"pred_len": horizon, "seed": seed, "test": metrics["test"], "epochs": metrics["epochs"],
+                             "fit_seconds": metrics["fit_seconds"], "precision": args.precision or "recipe default"})
+                report["accuracy_runs"] = runs
+                report["accuracy"] = summarise(runs)
+                save()
+        print(f"\n{'H':>4} {'MSE':>16} {'MAE':>16} {'paper':>13} {'vs anchor':>18}")
+        for horizon, e in report.get("accuracy", {}).items():
+            print(f"{horizon:>4} {e['mse']:.4f} ± {e['mse_std']:.4f} {e['mae']:.4f} ± {e['mae_std']:.4f} "
+                  f"{e['paper']['mse']:.3f}/{e['paper']['mae']:.3f} "
+                  f"{e['mse_vs_anchor']:+.1%}/{e['mae_vs_anchor']:+.1%} ({e['anchor']}, n={len(e['seeds'])})")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
