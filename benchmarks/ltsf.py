@@ -104,7 +104,8 @@ def epoch_speed(precision: str) -> dict:
         "import resource, json, sys; sys.path.insert(0, 'benchmarks'); from ltsf import run_recipe; "
         f"m = run_recipe(['trainer.max_epochs=1', 'trainer.limit_test_batches=1', "
         f"'trainer.enable_progress_bar=false', 'trainer.precision={precision}', 'run_dir={out}']); "
-        "print(json.dumps({'epoch': m['history'][0], 'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))"
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "print(json.dumps({'epoch': m['history'][0], 'maxrss_kb': rss}))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     record = json.loads(result.stdout.strip().splitlines()[-1])
@@ -116,7 +117,8 @@ def summarise(runs: list[dict]) -> dict:
     table = {}
     for horizon in sorted({r["pred_len"] for r in runs}):
         rows = [r for r in runs if r["pred_len"] == horizon]
-        entry = {"seeds": [r["seed"] for r in rows], "paper": dict(zip(("mse", "mae"), PAPER.get(horizon, (None,) * 2)))}
+        paper = dict(zip(("mse", "mae"), PAPER.get(horizon, (None, None))))
+        entry = {"seeds": [r["seed"] for r in rows], "paper": paper}
         for metric in ("mse", "mae"):
             values = [r["test"][metric] for r in rows]
             entry[metric] = statistics.mean(values)

@@ -12,6 +12,7 @@ from seqkit.config import load_config, to_dict
 from seqkit.data import DATAMODULES, SeriesData, data_root, locate
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel, build_model
+from seqkit.plots import forecast_plot, loss_curves
 from seqkit.runs import create_run_dir, write_json
 from seqkit.task import Task
 from seqkit.training import history, make_trainer
@@ -21,6 +22,6 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKENDS", "DATAMODULES", "FRONTENDS", "GRU", "HEADS", "LSTM", "RNN", "Forecast", "SegRNN",
     "Segmenter", "SeqModel", "SeqkitError", "SeriesData", "Task", "build", "build_model",
-    "create_run_dir", "data_root", "history", "load_config", "load_model", "locate",
+    "create_run_dir", "data_root", "forecast_plot", "history", "loss_curves", "load_config", "load_model", "locate",
     "make_trainer", "to_dict", "write_json",
 ]

@@ -27,8 +27,32 @@ EXAMPLES = {
 }
 
 
+# Heads: (spec, derived dims, back-end output (rows, steps, features), expected prediction shape).
+HEAD_EXAMPLES = {
+    "forecast": ({"name": "forecast", "dropout": 0.1},
+                 {"in_dim": D, "pred_len": 24, "channels": 5, "out_steps": 4, "per_channel": True},
+                 (B * 5, 4, D), (B, 24, 5)),
+}
+
+
 def test_every_block_has_a_contract_example():
     assert set(EXAMPLES) >= set(FRONTENDS) | set(BACKENDS)
+    assert set(HEAD_EXAMPLES) >= set(HEADS)
+
+
+@pytest.mark.parametrize("name", sorted(HEADS))
+def test_head_contract(name):
+    spec, dims, shape, expected = HEAD_EXAMPLES[name]
+    head = build("head", spec, **dims)
+    x = torch.randn(*shape, requires_grad=True)
+    inputs = torch.randn(expected[0], 48, dims["channels"])
+    y, lengths = head(x, torch.full((shape[0],), shape[1]), inputs, None)
+    assert y.shape == expected and lengths.shape == (expected[0],)
+    assert head.out_dim == expected[-1]
+    loss = head.loss(y, {"targets": torch.zeros(expected)})
+    loss.backward()
+    assert torch.isfinite(loss) and x.grad.abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
 
 
 @pytest.mark.parametrize("name", sorted(set(FRONTENDS) | set(BACKENDS)))
@@ -91,7 +115,10 @@ def test_deduplicated_pmf_step_equals_the_repeated_one(cell, channel_embedding):
     state = (h, torch.randn_like(h)) if cell == "lstm" else h
     fast = broadcast_step(rnn, inputs, state, channels if channel_embedding else 1)
     full_inputs = inputs.expand(channels, -1, -1).repeat(windows, 1, 1).reshape(-1, 1, 6)
-    full_state = tuple(s.repeat_interleave(steps, 1) for s in state) if cell == "lstm" else h.repeat_interleave(steps, 1)
+    if cell == "lstm":
+        full_state = tuple(s.repeat_interleave(steps, 1) for s in state)
+    else:
+        full_state = h.repeat_interleave(steps, 1)
     slow, _ = rnn(full_inputs, full_state)
     assert torch.allclose(fast, slow.reshape(windows * channels, steps, 5), atol=1e-12)
 

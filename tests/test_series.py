@@ -47,7 +47,8 @@ def test_custom_protocol_and_target_only(tmp_path, etth1):
     data = SeriesData(str(path), seq_len=96, pred_len=24, features="S", target="OT")
     assert data.protocol == "custom" and data.columns == ["OT"]
     assert data.borders == [(0, 1400), (1400 - 96, 1600), (1600 - 96, 2000)]
-    assert {k: len(v) for k, v in data.splits.items()} == {"train": 1400 - 120 + 1, "val": 296 - 120 + 1, "test": 496 - 120 + 1}
+    windows = {"train": 1400 - 120 + 1, "val": 296 - 120 + 1, "test": 496 - 120 + 1}  # rows - (L + H) + 1
+    assert {k: len(v) for k, v in data.splits.items()} == windows
     np.testing.assert_allclose(data.mean, [frame["OT"].iloc[:1400].mean()], rtol=1e-5)
     assert data.dims == {"in_dim": 1, "channels": 1, "seq_len": 96, "pred_len": 24}
 

@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 import seqkit as sk
-from seqkit.plots import forecast_plot, loss_curves
 
 
 def main(cfg) -> dict:
@@ -46,9 +45,9 @@ def main(cfg) -> dict:
         forecast = task(batch)
     unscale = sk.Forecast.unscale(data.info["scaler"])
     inputs, truth, forecast = (unscale(t).numpy() for t in (batch["inputs"], batch["targets"], forecast))
-    forecast_plot(run_dir / "forecast.png", inputs, truth, forecast, columns=data.columns,
+    sk.forecast_plot(run_dir / "forecast.png", inputs, truth, forecast, columns=data.columns,
                   title=f"{data.path.name}: SegRNN forecast vs truth, L={data.seq_len} H={data.pred_len}")
-    loss_curves(run_dir / "loss.png", run_dir / "logs" / "metrics.csv")
+    sk.loss_curves(run_dir / "loss.png", run_dir / "logs" / "metrics.csv")
 
     epochs = sk.history(trainer)
     metrics = {
