@@ -73,14 +73,15 @@ def step_speed(precision: str, steps: int = 6) -> dict:
 
     def step():
         with autocast:
-            loss = model.head.loss(model(batch["inputs"])[0].float(), batch)
+            predictions, lengths = model(batch["inputs"])
+            loss = model.head.loss(predictions.float(), lengths, batch)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
 
     with FlopCounterMode(display=False) as counter:
         with torch.autocast("cpu", enabled=False):
-            model.head.loss(model(batch["inputs"])[0], batch).backward()
+            model.head.loss(*model(batch["inputs"]), batch).backward()
     flops = counter.get_total_flops()
     optimizer.zero_grad()
     step()

@@ -62,22 +62,23 @@ class Task(L.LightningModule):
         epoch_factor(schedule, 0)  # fail early on an unknown schedule
         self.model, self.info = model, dict(info or {})
         self.optimizer, self.lr, self.weight_decay, self.schedule = optimizer, lr, weight_decay, schedule
-        self.test_metrics = model.head.metrics(self.info.get("scaler"))
+        self.test_metrics = model.head.metrics(**self.info)
 
     def forward(self, batch: dict):
-        return self.model(batch["inputs"], batch.get("input_lengths"))[0]
+        """Predictions and their lengths for a batch."""
+        return self.model(batch["inputs"], batch.get("input_lengths"))
 
     def training_step(self, batch: dict, batch_idx: int):
-        loss = self.model.head.loss(self(batch), batch)
+        loss = self.model.head.loss(*self(batch), batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["inputs"]))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int):
-        loss = self.model.head.loss(self(batch), batch)
+        loss = self.model.head.loss(*self(batch), batch)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["inputs"]), sync_dist=True)
 
     def test_step(self, batch: dict, batch_idx: int):
-        self.model.head.update(self.test_metrics, self(batch), batch)
+        self.model.head.update(self.test_metrics, *self(batch), batch)
 
     def on_test_epoch_end(self):
         self.log_dict({f"test/{k}": v for k, v in self.test_metrics.compute().items()}, sync_dist=True)

@@ -17,39 +17,49 @@ from seqkit.model import build_model
 B, T, D = 3, 48, 8
 LENGTHS = torch.tensor([48, 40, 24])
 
-# One small example per block: (spec, derived dims, input features, expected output steps).
+# One small example per block: spec, derived dims, input shape, lengths, expected rows and steps.
 EXAMPLES = {
-    "segmenter": ({"name": "segmenter", "seg_len": 12, "dim": 16}, {"in_dim": 5, "seq_len": 48}, 5, 4),
-    "rnn": ({"name": "rnn", "hidden": 6, "layers": 2, "bidirectional": True}, {"in_dim": D}, D, T),
-    "lstm": ({"name": "lstm", "hidden": 6, "layers": 2, "dropout": 0.1}, {"in_dim": D}, D, T),
-    "gru": ({"name": "gru", "hidden": 6, "bidirectional": True}, {"in_dim": D}, D, T),
-    "segrnn": ({"name": "segrnn", "hidden": 6}, {"in_dim": D}, D, T),
+    "segmenter": ({"name": "segmenter", "seg_len": 12, "dim": 16}, {"in_dim": 5, "seq_len": 48},
+                  (B, T, 5), LENGTHS, B * 5, 4),
+    "conv_spectrogram": ({"name": "conv_spectrogram", "n_mels": 20, "filters": 4, "dim": 16},
+                         {"in_dim": 1, "sample_rate": 8000}, (B, 4000, 1), torch.tensor([4000, 3201, 2000]), B, 12),
+    "rnn": ({"name": "rnn", "hidden": 6, "layers": 2, "bidirectional": True}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
+    "lstm": ({"name": "lstm", "hidden": 6, "layers": 2, "dropout": 0.1}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
+    "gru": ({"name": "gru", "hidden": 6, "bidirectional": True}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
+    "segrnn": ({"name": "segrnn", "hidden": 6}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
 }
-
 
 # Heads: (spec, derived dims, back-end output (rows, steps, features), expected prediction shape).
 HEAD_EXAMPLES = {
     "forecast": ({"name": "forecast", "dropout": 0.1},
                  {"in_dim": D, "pred_len": 24, "channels": 5, "out_steps": 4, "per_channel": True},
                  (B * 5, 4, D), (B, 24, 5)),
+    "ctc": ({"name": "ctc", "dropout": 0.1}, {"in_dim": D, "vocab_size": 6}, (B, 20, D), (B, 20, 7)),
+}
+
+TARGETS = {
+    "forecast": lambda shape: {"targets": torch.zeros(shape)},
+    "ctc": lambda shape: {"targets": torch.tensor([[1, 2, 3], [4, 4, 0], [5, 0, 0]]),
+                          "target_lengths": torch.tensor([3, 2, 1])},
 }
 
 
 def test_every_block_has_a_contract_example():
     assert set(EXAMPLES) >= set(FRONTENDS) | set(BACKENDS)
-    assert set(HEAD_EXAMPLES) >= set(HEADS)
+    assert set(HEAD_EXAMPLES) >= set(HEADS) and set(TARGETS) >= set(HEADS)
 
 
 @pytest.mark.parametrize("name", sorted(HEADS))
 def test_head_contract(name):
+    torch.manual_seed(0)
     spec, dims, shape, expected = HEAD_EXAMPLES[name]
     head = build("head", spec, **dims)
     x = torch.randn(*shape, requires_grad=True)
-    inputs = torch.randn(expected[0], 48, dims["channels"])
+    inputs = torch.randn(expected[0], 48, dims.get("channels", 1))
     y, lengths = head(x, torch.full((shape[0],), shape[1]), inputs, None)
     assert y.shape == expected and lengths.shape == (expected[0],)
     assert head.out_dim == expected[-1]
-    loss = head.loss(y, {"targets": torch.zeros(expected)})
+    loss = head.loss(y, lengths, TARGETS[name](expected))
     loss.backward()
     assert torch.isfinite(loss) and x.grad.abs().sum() > 0
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
@@ -58,23 +68,23 @@ def test_head_contract(name):
 @pytest.mark.parametrize("name", sorted(set(FRONTENDS) | set(BACKENDS)))
 def test_block_contract(name):
     torch.manual_seed(0)
-    spec, dims, features, steps = EXAMPLES[name]
+    spec, dims, shape, lengths_in, rows, steps = EXAMPLES[name]
     kind = "frontend" if name in FRONTENDS else "backend"
     block = build(kind, spec, **dims)
-    x = torch.randn(B, T, features, requires_grad=True)
-    y, lengths = block(x, LENGTHS)
-    rows = B * features if name == "segmenter" else B
+    x = torch.randn(*shape, requires_grad=True)
+    y, lengths = block(x, lengths_in)
     assert y.shape == (rows, steps, block.out_dim)
     assert lengths.shape == (rows,) and int(lengths.max()) <= steps
-    if kind == "backend":  # padding after a sequence's length never changes its valid outputs
-        block.eval()
-        x2 = x.detach().clone()
-        x2[1, 40:] = 99.0
-        y1, _ = block(x.detach(), LENGTHS)
-        y2, _ = block(x2, LENGTHS)
-        valid = 40 if steps == T else steps
-        assert torch.allclose(y1[1, :valid], y2[1, :valid], atol=1e-6)
-        block.train()
+    # Padding after a sequence's length never changes its valid outputs.
+    block.eval()
+    x2 = x.detach().clone()
+    x2[1, int(lengths_in[1]):] = 99.0
+    y1, lengths1 = block(x.detach(), lengths_in)
+    y2, _ = block(x2, lengths_in)
+    row = dims["in_dim"] if name == "segmenter" else 1  # first row of window 1
+    valid = int(lengths1[row])
+    assert torch.allclose(y1[row, :valid], y2[row, :valid], atol=1e-5)
+    block.train()
     y.pow(2).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     for pname, param in block.named_parameters():
@@ -90,7 +100,7 @@ def test_forecast_head_after_every_backend(backend):
     x = torch.randn(2, 96, 7)
     y, lengths = model(x)
     assert y.shape == (2, 48, 7) and lengths.tolist() == [48, 48]
-    loss = model.head.loss(y, {"targets": torch.zeros_like(y)})
+    loss = model.head.loss(y, lengths, {"targets": torch.zeros_like(y)})
     loss.backward()
     assert all(p.grad is not None for p in model.parameters())
 

@@ -153,7 +153,7 @@ def test_both_decodings_learn_on_etth1(decoding):
     batch = data.splits["train"].__getitems__(list(range(0, 3200, 100)))
     losses = []
     for _ in range(30):
-        loss = model.head.loss(model(batch["inputs"])[0], batch)
+        loss = model.head.loss(*model(batch["inputs"]), batch)
         losses.append(loss.item())
         optimizer.zero_grad()
         loss.backward()

@@ -42,7 +42,7 @@ def main(cfg) -> dict:
     batch = windows.__getitems__(picks)
     task.eval()
     with torch.no_grad():
-        forecast = task(batch)
+        forecast = task(batch)[0]
     unscale = sk.Forecast.unscale(data.info["scaler"])
     inputs, truth, forecast = (unscale(t).numpy() for t in (batch["inputs"], batch["targets"], forecast))
     sk.forecast_plot(run_dir / "forecast.png", inputs, truth, forecast, columns=data.columns,

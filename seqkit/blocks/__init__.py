@@ -13,13 +13,14 @@ import logging
 from torch import nn
 
 from seqkit.blocks.backends import GRU, LSTM, RNN, SegRNN
-from seqkit.blocks.frontends import Segmenter
-from seqkit.blocks.heads import Forecast
+from seqkit.blocks.frontends import ConvSpectrogram, Segmenter
+from seqkit.blocks.heads import CTC, Forecast
 from seqkit.errors import SeqkitError, nearest
 
 log = logging.getLogger("seqkit")
 
 FRONTENDS = {
+    "conv_spectrogram": ConvSpectrogram,
     "segmenter": Segmenter,
 }
 BACKENDS = {
@@ -29,13 +30,14 @@ BACKENDS = {
     "segrnn": SegRNN,
 }
 HEADS = {
+    "ctc": CTC,
     "forecast": Forecast,
 }
 TABLES = {"frontend": FRONTENDS, "backend": BACKENDS, "head": HEADS}
 
 # Arguments seqkit derives from the data (``channels``, ``seq_len``, ``pred_len``) and from the previous
 # block (``in_dim`` and what that block ``provides``); a config never sets them.
-DATA_DIMS = ("in_dim", "channels", "seq_len", "pred_len")
+DATA_DIMS = ("in_dim", "channels", "seq_len", "pred_len", "sample_rate", "vocab_size")
 DERIVED = {
     "frontend": DATA_DIMS,
     "backend": DATA_DIMS + ("seg_len", "per_channel", "norm"),
@@ -101,4 +103,4 @@ def build(kind: str, spec: dict, **dims) -> nn.Module:
 
 
 __all__ = ["BACKENDS", "FRONTENDS", "HEADS", "TABLES", "build", "check_spec", "parameters",
-           "settable", "Segmenter", "RNN", "LSTM", "GRU", "SegRNN", "Forecast"]
+           "settable", "ConvSpectrogram", "Segmenter", "RNN", "LSTM", "GRU", "SegRNN", "CTC", "Forecast"]

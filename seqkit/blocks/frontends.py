@@ -59,3 +59,91 @@ class Segmenter(nn.Module):
         # (B, L, C) -> (B, C, L) -> (B*C, N, w)
         y = torch.relu(self.embed(x))  # (B*C, N, d)
         return y, (lengths // self.seg_len).repeat_interleave(channels)
+
+
+def conv_lengths(lengths: Tensor) -> Tensor:
+    """Frames after a kernel-3, stride-2, padding-1 convolution: ``(n - 1) // 2 + 1``."""
+    return torch.div(lengths - 1, 2, rounding_mode="floor") + 1
+
+
+class ConvSpectrogram(nn.Module):
+    """Log-mel spectrogram, SpecAugment while training, two stride-2 convolutions, a projection.
+
+    The CNN half of the CNN+RNN speech model: (B, samples, 1) waveforms become (B, T/4, dim)
+    feature sequences. Frames are cut without edge padding and every padded position is zeroed
+    after each layer, so an utterance gives the same features alone as padded in a batch.
+
+    Args:
+        in_dim: input channels per sample (derived; the audio is mono, so 1).
+        sample_rate: the audio's sample rate (derived from the data).
+        n_mels: mel bands.
+        window_ms: analysis window in milliseconds.
+        hop_ms: frame shift in milliseconds.
+        filters: output channels of each of the two convolutions.
+        dim: size of each output frame.
+        freq_masks: SpecAugment frequency masks per utterance (training only).
+        freq_width: widest frequency mask, in mel bands.
+        time_masks: SpecAugment time masks per utterance (training only).
+        time_width: widest time mask, in frames.
+        dropout: dropout on the output features.
+
+    Example:
+        >>> conv = ConvSpectrogram(in_dim=1, sample_rate=8000, n_mels=40, filters=8, dim=32)
+        >>> y, lengths = conv(torch.randn(2, 8000, 1), torch.tensor([8000, 5001]))
+        >>> tuple(y.shape), lengths.tolist()
+        ((2, 25, 32), [25, 16])
+    """
+
+    def __init__(self, in_dim: int = 1, sample_rate: int = 8000, n_mels: int = 40, window_ms: float = 25.0,
+                 hop_ms: float = 10.0, filters: int = 32, dim: int = 256, freq_masks: int = 2,
+                 freq_width: int = 8, time_masks: int = 2, time_width: int = 10, dropout: float = 0.0):
+        super().__init__()
+        import torchaudio
+
+        self.n_fft = int(round(sample_rate * window_ms / 1000))
+        self.hop = int(round(sample_rate * hop_ms / 1000))
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate, n_fft=self.n_fft, hop_length=self.hop, n_mels=n_mels, center=False,
+            f_min=20.0, f_max=sample_rate / 2,
+        )
+        self.freq_mask = torchaudio.transforms.FrequencyMasking(freq_width, iid_masks=True)
+        self.time_mask = torchaudio.transforms.TimeMasking(time_width, iid_masks=True)
+        self.freq_masks, self.time_masks = freq_masks, time_masks
+        self.conv1 = nn.Conv2d(1, filters, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(filters, filters, 3, stride=2, padding=1)
+        bands = conv_lengths(conv_lengths(torch.tensor(n_mels))).item()
+        self.project = nn.Linear(filters * bands, dim)
+        self.dropout = nn.Dropout(dropout)
+        self.out_dim = dim
+        self.provides = {}
+
+    def frames(self, lengths: Tensor) -> Tensor:
+        """Spectrogram frames of waveforms of `lengths` samples (at least 1)."""
+        return (torch.div(lengths - self.n_fft, self.hop, rounding_mode="floor") + 1).clamp(min=1)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        wave = x[..., 0]  # (B, samples, 1) -> (B, samples)
+        if wave.shape[1] < self.n_fft:  # shorter than one window: pad to one frame
+            wave = nn.functional.pad(wave, (0, self.n_fft - wave.shape[1]))
+        with torch.autocast(wave.device.type, enabled=False):
+            spec = (self.mel(wave.float()) + 1e-6).log()  # (B, n_mels, T)
+        frames = self.frames(lengths.to(spec.device))
+        mask = (torch.arange(spec.shape[-1], device=spec.device)[None, :] < frames[:, None]).unsqueeze(1)
+        count = frames.view(-1, 1, 1).to(spec.dtype)
+        mean = (spec * mask).sum(-1, keepdim=True) / count  # per utterance and band, over valid frames
+        std = ((((spec - mean) * mask) ** 2).sum(-1, keepdim=True) / count).sqrt() + 1e-5
+        spec = (spec - mean) / std * mask
+        if self.training:
+            for _ in range(self.freq_masks):
+                spec = self.freq_mask(spec)
+            for _ in range(self.time_masks):
+                spec = self.time_mask(spec)
+        y = spec.transpose(1, 2).unsqueeze(1)  # (B, n_mels, T) -> (B, 1, T, n_mels)
+        lengths = frames
+        for conv in (self.conv1, self.conv2):
+            lengths = conv_lengths(lengths)
+            y = torch.relu(conv(y))
+            valid = torch.arange(y.shape[2], device=y.device)[None, :] < lengths[:, None]
+            y = y * valid[:, None, :, None]  # zero the padded frames, as zero padding would be alone
+        y = y.permute(0, 2, 1, 3).flatten(2)  # (B, C, T/4, F/4) -> (B, T/4, C, F/4) -> (B, T/4, C*F/4)
+        return self.dropout(self.project(y)), lengths

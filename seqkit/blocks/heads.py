@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
+from torchmetrics.text import CharErrorRate, WordErrorRate
 from torchmetrics.wrappers import LambdaInputTransformer
 
+from seqkit.blocks.ctc import beam_search, greedy
 from seqkit.blocks.norm import NORMS, window_stats
 from seqkit.errors import SeqkitError
 
@@ -79,11 +81,11 @@ class Forecast(nn.Module):
         y = y * scale + shift
         return y, torch.full((batch,), self.pred_len, device=y.device)
 
-    def loss(self, predictions: Tensor, batch: dict) -> Tensor:
+    def loss(self, predictions: Tensor, lengths: Tensor, batch: dict) -> Tensor:
         """The training loss of `predictions` against ``batch["targets"]`` (B, H, C)."""
         return LOSSES[self.loss_name](predictions, batch["targets"])
 
-    def metrics(self, scaler: dict | None = None) -> MetricCollection:
+    def metrics(self, scaler: dict | None = None, **info) -> MetricCollection:
         """The test metrics: MSE and MAE on the scaled values the model sees and, given the data's
         ``scaler`` (per-channel ``mean`` and ``std`` lists), on the original scale too."""
         metrics = {"mse": MeanSquaredError(), "mae": MeanAbsoluteError()}
@@ -98,7 +100,7 @@ class Forecast(nn.Module):
         """The map from scaled values back to the original scale, from a data ``scaler``."""
         return Unscale(scaler["mean"], scaler["std"])
 
-    def update(self, metrics: MetricCollection, predictions: Tensor, batch: dict) -> None:
+    def update(self, metrics: MetricCollection, predictions: Tensor, lengths: Tensor, batch: dict) -> None:
         metrics.update(predictions.contiguous(), batch["targets"].contiguous())
 
 
@@ -110,3 +112,58 @@ class Unscale:
 
     def __call__(self, x: Tensor) -> Tensor:
         return x * self.std.to(x.device, x.dtype) + self.mean.to(x.device, x.dtype)
+
+
+class CTC(nn.Module):
+    """Per-frame classes over the units plus a blank, trained with CTC; greedy or beam decoding.
+
+    Args:
+        in_dim: size of the back-end's states (derived).
+        vocab_size: units of the tokenizer (derived from the data); class 0 is the blank.
+        dropout: dropout before the projection.
+        beam: beam width of the beam-search metrics (greedy ones are always reported).
+
+    Example:
+        >>> head = CTC(in_dim=16, vocab_size=5)
+        >>> log_probs, lengths = head(torch.randn(2, 30, 16), torch.tensor([30, 20]), None, None)
+        >>> tuple(log_probs.shape), head.decode(log_probs, lengths, beam=1)[1] == head.decode(log_probs, lengths)[1]
+        ((2, 30, 6), True)
+    """
+
+    def __init__(self, in_dim: int, vocab_size: int, dropout: float = 0.0, beam: int = 8):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.project = nn.Linear(in_dim, vocab_size + 1)
+        self.beam = beam
+        self.out_dim = vocab_size + 1
+
+    def forward(self, x: Tensor, lengths: Tensor, inputs=None, input_lengths=None) -> tuple[Tensor, Tensor]:
+        return self.project(self.dropout(x)).float().log_softmax(-1), lengths
+
+    def loss(self, log_probs: Tensor, lengths: Tensor, batch: dict) -> Tensor:
+        """CTC loss per target unit, averaged over the batch; impossible alignments count zero."""
+        return nn.functional.ctc_loss(
+            log_probs.transpose(0, 1), batch["targets"] + 1, lengths, batch["target_lengths"],
+            blank=0, reduction="mean", zero_infinity=True,
+        )  # (B, T, V) -> (T, B, V); unit u is class u + 1
+
+    def decode(self, log_probs: Tensor, lengths: Tensor, beam: int = 1) -> list[list[int]]:
+        """Unit ids per utterance: greedy for ``beam=1``, else prefix beam search."""
+        classes = greedy(log_probs, lengths) if beam <= 1 else beam_search(log_probs, lengths, beam)
+        return [[c - 1 for c in row] for row in classes]
+
+    def metrics(self, tokenizer=None, **info) -> MetricCollection:
+        """Word and character error rates of greedy and beam decoding."""
+        from seqkit.data.text import tokenizer_from_data
+
+        metrics = MetricCollection({"wer": WordErrorRate(), "cer": CharErrorRate(),
+                                    "wer_beam": WordErrorRate(), "cer_beam": CharErrorRate()})
+        metrics.tokenizer = tokenizer_from_data(tokenizer) if isinstance(tokenizer, dict) else tokenizer
+        return metrics
+
+    def update(self, metrics: MetricCollection, log_probs: Tensor, lengths: Tensor, batch: dict) -> None:
+        tokenizer = metrics.tokenizer
+        for suffix, beam in (("", 1), ("_beam", self.beam)):
+            texts = [tokenizer.decode(ids) for ids in self.decode(log_probs, lengths, beam)]
+            metrics["wer" + suffix].update(texts, batch["texts"])
+            metrics["cer" + suffix].update(texts, batch["texts"])

@@ -1,0 +1,295 @@
+"""Spoken digits from FSDD: reading, splits, connected-digit utterances, length-bucketed batches.
+
+Recordings are named ``{digit}_{speaker}_{index}.wav``. Splits follow FSDD's convention
+(index 0-4 test, 5-49 train; validation carved from train by index), or hold out whole speakers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from seqkit.data.root import locate
+from seqkit.data.text import CharTokenizer, PieceTokenizer
+from seqkit.errors import SeqkitError
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
+
+
+@dataclass
+class Recording:
+    digit: int
+    speaker: str
+    index: int
+    audio: np.ndarray  # float32 samples at the data set's rate
+
+
+def read_audio(path: Path, sample_rate: int | None = None) -> np.ndarray:
+    """Read an audio file as mono float32, resampled to `sample_rate` if given.
+
+    Errors name the file: missing, empty, not audio, truncated or without samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SeqkitError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise SeqkitError(f"{path}: empty file")
+    try:
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        raise SeqkitError(f"{path}: not a readable audio file ({' '.join(str(err).split())[:120]})") from None
+    if audio.shape[0] == 0:
+        raise SeqkitError(f"{path}: no audio samples")
+    audio = audio.mean(axis=1)  # down-mix to mono
+    if not np.isfinite(audio).all():
+        raise SeqkitError(f"{path}: audio holds NaN or infinite samples")
+    if sample_rate and rate != sample_rate:
+        audio = AF.resample(torch.from_numpy(audio), rate, sample_rate).numpy()
+    return audio
+
+
+def read_fsdd(folder: Path, sample_rate: int = 8000) -> list[Recording]:
+    """Every ``{digit}_{speaker}_{index}.wav`` under `folder`, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SeqkitError(f"{folder}: not a folder of recordings")
+    files = sorted(p for p in folder.iterdir() if NAME.match(p.name))
+    if not files:
+        raise SeqkitError(f"{folder}: no recordings named digit_speaker_index.wav")
+    recordings = []
+    for path in files:
+        digit, speaker, index = NAME.match(path.name).groups()
+        recordings.append(Recording(int(digit), speaker, int(index), read_audio(path, sample_rate)))
+    return recordings
+
+
+def split(recordings: list[Recording], test_speakers: list[str] = (), val_indices: tuple[int, int] = (5, 9)):
+    """Train, validation and test recordings.
+
+    Without `test_speakers`: FSDD's split (index 0-4 test), validation the `val_indices` range of
+    the rest. With them: every recording of those speakers is test, validation is index 0-4 of the
+    other speakers. Either way no recording is in two splits.
+    """
+    speakers = sorted({r.speaker for r in recordings})
+    unknown = [s for s in test_speakers if s not in speakers]
+    if unknown:
+        raise SeqkitError(f"data.test_speakers: unknown speaker(s) {', '.join(unknown)}; "
+                          f"the speakers are {', '.join(speakers)}")
+    if test_speakers:
+        test = [r for r in recordings if r.speaker in test_speakers]
+        rest = [r for r in recordings if r.speaker not in test_speakers]
+        val = [r for r in rest if r.index <= 4]
+        train = [r for r in rest if r.index > 4]
+    else:
+        test = [r for r in recordings if r.index <= 4]
+        low, high = val_indices
+        val = [r for r in recordings if r.index > 4 and low <= r.index <= high]
+        train = [r for r in recordings if r.index > 4 and not low <= r.index <= high]
+    for name, part in (("train", train), ("validation", val), ("test", test)):
+        if not part:
+            raise SeqkitError(f"the {name} split has no recordings; check data.test_speakers")
+    return {"train": train, "val": val, "test": test}
+
+
+class Utterances(Dataset):
+    """Utterances built deterministically from recordings: utterance i depends only on (seed, i).
+
+    ``connected``: 1-`max_digits` recordings of one speaker joined by pauses of 50-300 ms
+    (with optional noise), transcript the digit words; ``isolated``: one recording each.
+    """
+
+    def __init__(self, recordings: list[Recording], count: int, seed: int, task: str = "connected",
+                 max_digits: int = 7, sample_rate: int = 8000, noise: float = 0.0):
+        if task not in ("connected", "isolated"):
+            raise SeqkitError(f"data.task must be connected or isolated, got {task!r}")
+        self.recordings, self.seed, self.task = recordings, seed, task
+        self.count = len(recordings) if task == "isolated" else count
+        self.max_digits, self.sample_rate, self.noise = max_digits, sample_rate, noise
+        by_speaker: dict[str, list[int]] = {}
+        for i, r in enumerate(recordings):
+            by_speaker.setdefault(r.speaker, []).append(i)
+        self.speakers = sorted(by_speaker)
+        self.by_speaker = by_speaker
+
+    def __len__(self) -> int:
+        return self.count
+
+    def plan(self, i: int) -> tuple[list[int], list[int]]:
+        """The recordings (indices) and the pauses (samples) of utterance i."""
+        if self.task == "isolated":
+            return [i % len(self.recordings)], []
+        rng = np.random.default_rng((self.seed, i))
+        pool = self.by_speaker[self.speakers[rng.integers(len(self.speakers))]]
+        picks = rng.choice(pool, size=rng.integers(1, self.max_digits + 1)).tolist()
+        pauses = rng.integers(int(0.05 * self.sample_rate), int(0.3 * self.sample_rate) + 1, len(picks) - 1)
+        return picks, pauses.tolist()
+
+    def length(self, i: int) -> int:
+        picks, pauses = self.plan(i)
+        return sum(len(self.recordings[p].audio) for p in picks) + sum(pauses)
+
+    def utterance(self, i: int) -> tuple[np.ndarray, str, list[int]]:
+        """Audio, transcript and the recordings used, for utterance i."""
+        picks, pauses = self.plan(i)
+        parts = []
+        for k, p in enumerate(picks):
+            if k:
+                parts.append(np.zeros(pauses[k - 1], np.float32))
+            parts.append(self.recordings[p].audio)
+        audio = np.concatenate(parts)
+        if self.noise:
+            noise = np.random.default_rng((self.seed, i, 1)).normal(0, self.noise, len(audio))
+            audio = audio + noise.astype(np.float32)
+        return audio, " ".join(DIGITS[self.recordings[p].digit] for p in picks), picks
+
+
+class Batches(Sampler):
+    """Batches of utterances of similar length (less padding), reshuffled every epoch.
+
+    With ``fresh=True`` epoch e draws utterances ``e*N ... e*N+N-1``: new ones every epoch.
+    """
+
+    def __init__(self, data: Utterances, batch_size: int, shuffle: bool, fresh: bool, seed: int = 0):
+        self.data, self.batch_size, self.shuffle, self.fresh, self.seed = data, batch_size, shuffle, fresh, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls it before every epoch
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-len(self.data) // self.batch_size)
+
+    def __iter__(self):
+        offset = self.epoch * len(self.data) if self.fresh else 0
+        ids = np.arange(len(self.data)) + offset
+        lengths = np.array([self.data.length(int(i)) for i in ids])
+        rng = np.random.default_rng((self.seed, self.epoch))
+        if self.shuffle:  # sort within shuffled pools of 50 batches, then shuffle the batches
+            ids = rng.permutation(ids)
+            lengths = np.array([self.data.length(int(i)) for i in ids])
+            pool = 50 * self.batch_size
+            order = np.concatenate([start + np.argsort(lengths[start:start + pool], kind="stable")
+                                    for start in range(0, len(ids), pool)])
+        else:
+            order = np.argsort(lengths, kind="stable")
+        batches = [ids[order[k:k + self.batch_size]].tolist() for k in range(0, len(ids), self.batch_size)]
+        if self.shuffle:
+            batches = [batches[k] for k in rng.permutation(len(batches))]
+        return iter(batches)
+
+
+class Collate:
+    """Pad a list of utterance ids into a batch: waveforms (B, T, 1), token targets, texts."""
+
+    def __init__(self, data: Utterances, tokenizer):
+        self.data, self.tokenizer = data, tokenizer
+
+    def __call__(self, ids: list[int]) -> dict:
+        items = [self.data.utterance(int(i)) for i in ids]
+        lengths = torch.tensor([len(a) for a, _, _ in items])
+        inputs = torch.zeros(len(items), int(lengths.max()), 1)
+        for k, (audio, _, _) in enumerate(items):
+            inputs[k, : len(audio), 0] = torch.from_numpy(audio)
+        tokens = [self.tokenizer.encode(text) for _, text, _ in items]
+        target_lengths = torch.tensor([len(t) for t in tokens])
+        targets = torch.zeros(len(items), max(1, int(target_lengths.max())), dtype=torch.long)
+        for k, t in enumerate(tokens):
+            targets[k, : len(t)] = torch.tensor(t, dtype=torch.long)
+        return {"inputs": inputs, "input_lengths": lengths, "targets": targets, "target_lengths": target_lengths,
+                "texts": [text for _, text, _ in items]}
+
+
+class _Identity(Dataset):
+    """Lets the batch sampler's ids through to `Collate` untouched."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i):
+        return i
+
+
+class SpeechData(L.LightningDataModule):
+    """FSDD spoken digits as connected-digit (or isolated) utterances, with a tokenizer.
+
+    Args:
+        path: the folder of FSDD recordings, under the data root or absolute.
+        task: ``connected`` (1-`max_digits` digits per utterance) or ``isolated``.
+        test_speakers: hold these speakers out entirely (test); empty for FSDD's own split.
+        units: ``chars`` or ``sentencepiece`` (trained on the training transcripts only).
+        vocab_size: sentencepiece vocabulary size.
+        model_type: sentencepiece ``unigram`` or ``bpe``.
+        batch_size: utterances per batch.
+        train_utterances: utterances per training epoch (fresh ones every epoch).
+        eval_utterances: fixed validation and test utterances (each).
+        max_digits: longest connected utterance.
+        noise: standard deviation of white noise added to connected utterances (0: none).
+        sample_rate: the rate of the recordings and of the model.
+        seed: seeds the utterance builder.
+    """
+
+    def __init__(self, path: str = "fsdd/recordings", task: str = "connected", test_speakers: list[str] = (),
+                 units: str = "chars", vocab_size: int = 32, model_type: str = "unigram", batch_size: int = 32,
+                 train_utterances: int = 4000, eval_utterances: int = 500, max_digits: int = 7,
+                 noise: float = 0.0, sample_rate: int = 8000, seed: int = 0):
+        super().__init__()
+        folder = Path(path)
+        folder = folder if folder.is_absolute() else locate_folder(path)
+        self.batch_size, self.sample_rate, self.task = batch_size, sample_rate, task
+        parts = split(read_fsdd(folder, sample_rate), list(test_speakers or []))
+        count = {"train": train_utterances, "val": eval_utterances, "test": eval_utterances}
+        offsets = {"train": 0, "val": 1_000_000, "test": 2_000_000}  # distinct seeds per split
+        self.splits = {name: Utterances(recs, count[name], seed + offsets[name], task, max_digits, sample_rate, noise)
+                       for name, recs in parts.items()}
+        train_texts = [self.splits["train"].utterance(i)[1] for i in range(min(2000, len(self.splits["train"])))]
+        if units == "chars":
+            self.tokenizer = CharTokenizer.fit(train_texts)
+        elif units == "sentencepiece":
+            self.tokenizer = PieceTokenizer.fit(train_texts, vocab_size, model_type)
+        else:
+            raise SeqkitError(f"data.units must be chars or sentencepiece, got {units!r}")
+
+    @property
+    def dims(self) -> dict:
+        return {"in_dim": 1, "sample_rate": self.sample_rate, "vocab_size": self.tokenizer.vocab_size}
+
+    @property
+    def info(self) -> dict:
+        return {"tokenizer": self.tokenizer.to_data(), "sample_rate": self.sample_rate}
+
+    def _loader(self, name: str, train: bool = False) -> DataLoader:
+        data = self.splits[name]
+        return DataLoader(_Identity(len(data)), batch_sampler=Batches(data, self.batch_size, train, fresh=train),
+                          collate_fn=Collate(data, self.tokenizer))
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+
+def locate_folder(path: str) -> Path:
+    """A data folder under the data root, with the same error as a missing file."""
+    from seqkit.data.root import data_root
+
+    root, origin = data_root()
+    folder = root / path
+    if not folder.is_dir():
+        locate(path, known={})  # raises the standard not-found message
+    return folder
