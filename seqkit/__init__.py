@@ -5,14 +5,15 @@ Everything public is re-exported here; import from ``seqkit`` only.
 
 from seqkit.blocks import BACKENDS, FRONTENDS, HEADS, build
 from seqkit.blocks.backends import GRU, LSTM, RNN, SegRNN
-from seqkit.blocks.frontends import Segmenter
-from seqkit.blocks.heads import Forecast
+from seqkit.blocks.frontends import ConvSpectrogram, Segmenter
+from seqkit.blocks.heads import CTC, Forecast
 from seqkit.checkpoint import load_model
 from seqkit.config import load_config, to_dict
-from seqkit.data import DATAMODULES, SeriesData, data_root, locate
+from seqkit.data import DATAMODULES, SeriesData, SpeechData, data_root, locate
+from seqkit.data.text import CharTokenizer, PieceTokenizer, tokenizer_from_data
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel, build_model
-from seqkit.plots import forecast_plot, loss_curves
+from seqkit.plots import ctc_plot, forecast_plot, loss_curves
 from seqkit.runs import create_run_dir, write_json
 from seqkit.task import Task
 from seqkit.training import history, make_trainer
@@ -20,8 +21,8 @@ from seqkit.training import history, make_trainer
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACKENDS", "DATAMODULES", "FRONTENDS", "GRU", "HEADS", "LSTM", "RNN", "Forecast", "SegRNN",
-    "Segmenter", "SeqModel", "SeqkitError", "SeriesData", "Task", "build", "build_model",
-    "create_run_dir", "data_root", "forecast_plot", "history", "loss_curves", "load_config", "load_model", "locate",
+    "BACKENDS", "CTC", "CharTokenizer", "ConvSpectrogram", "DATAMODULES", "FRONTENDS", "GRU", "HEADS", "LSTM",
+    "PieceTokenizer", "RNN", "Forecast", "SegRNN", "Segmenter", "SpeechData", "tokenizer_from_data", "SeqModel", "SeqkitError", "SeriesData", "Task", "build", "build_model",
+    "create_run_dir", "ctc_plot", "data_root", "forecast_plot", "history", "loss_curves", "load_config", "load_model", "locate",
     "make_trainer", "to_dict", "write_json",
 ]

@@ -68,3 +68,41 @@ def loss_curves(path: Path, metrics_csv: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def ctc_plot(path: Path, spectrograms: list[np.ndarray], posteriors: list[np.ndarray], hypotheses: list[str],
+             references: list[str], units: list[str]) -> None:
+    """For each utterance: the log-mel spectrogram above the per-frame CTC posteriors.
+
+    Args:
+        path: the PNG to write.
+        spectrograms: (n_mels, T) per utterance.
+        posteriors: (T', V+1) probabilities per utterance, class 0 the blank.
+        hypotheses: decoded texts.
+        references: true texts.
+        units: names of classes 1..V.
+    """
+    rows = len(spectrograms)
+    fig, axes = plt.subplots(2 * rows, 1, figsize=(10, 3.2 * rows), squeeze=False)
+    for k in range(rows):
+        top, bottom = axes[2 * k, 0], axes[2 * k + 1, 0]
+        top.imshow(spectrograms[k], origin="lower", aspect="auto", cmap="magma")
+        top.set_ylabel("mel band")
+        top.set_title(f"reference: {references[k]!r}\nhypothesis: {hypotheses[k]!r}", fontsize=9, loc="left")
+        probs = posteriors[k]
+        frames = np.arange(len(probs))
+        bottom.plot(frames, probs[:, 0], color="0.75", lw=1, label="blank")
+        best = probs[:, 1:].argmax(1)
+        for t in frames:  # label each frame where a unit wins
+            if probs[t, best[t] + 1] > 0.5:
+                bottom.annotate(repr(units[best[t]])[1:-1] or "·", (t, probs[t, best[t] + 1]), fontsize=7,
+                                ha="center", va="bottom")
+        bottom.plot(frames, probs[:, 1:].max(1), color="tab:blue", lw=1, label="best unit")
+        bottom.set_xlim(-0.5, len(probs) - 0.5)
+        bottom.set_ylim(0, 1.15)
+        bottom.set_ylabel("posterior")
+        bottom.legend(loc="upper right", fontsize=7)
+    axes[-1, 0].set_xlabel("output frame (40 ms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

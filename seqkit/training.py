@@ -27,12 +27,13 @@ class EpochLog(Callback):
 
     def on_train_epoch_start(self, trainer, module):
         self.start = time.perf_counter()
+        self.lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
 
     def on_validation_epoch_end(self, trainer, module):
         if trainer.sanity_checking or not hasattr(self, "start"):
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k}
-        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        lr = self.lr  # the rate this epoch trained with (the schedule may already have stepped)
         text = " ".join(f"{k}={v:.5f}" for k, v in sorted(metrics.items()) if not k.startswith("test"))
         seconds = time.perf_counter() - self.start
         self.history.append({"epoch": trainer.current_epoch + 1, "lr": lr, "seconds": round(seconds, 3),

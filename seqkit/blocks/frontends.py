@@ -121,7 +121,8 @@ class ConvSpectrogram(nn.Module):
         """Spectrogram frames of waveforms of `lengths` samples (at least 1)."""
         return (torch.div(lengths - self.n_fft, self.hop, rounding_mode="floor") + 1).clamp(min=1)
 
-    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def features(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Normalised log-mel spectrogram (B, n_mels, T) with padded frames zeroed, and frame counts."""
         wave = x[..., 0]  # (B, samples, 1) -> (B, samples)
         if wave.shape[1] < self.n_fft:  # shorter than one window: pad to one frame
             wave = nn.functional.pad(wave, (0, self.n_fft - wave.shape[1]))
@@ -132,7 +133,10 @@ class ConvSpectrogram(nn.Module):
         count = frames.view(-1, 1, 1).to(spec.dtype)
         mean = (spec * mask).sum(-1, keepdim=True) / count  # per utterance and band, over valid frames
         std = ((((spec - mean) * mask) ** 2).sum(-1, keepdim=True) / count).sqrt() + 1e-5
-        spec = (spec - mean) / std * mask
+        return (spec - mean) / std * mask, frames
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        spec, frames = self.features(x, lengths)
         if self.training:
             for _ in range(self.freq_masks):
                 spec = self.freq_mask(spec)

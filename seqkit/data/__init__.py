@@ -1,10 +1,12 @@
 """Data modules by task name: a config's ``data`` section holds their constructor arguments."""
 
 from seqkit.data.root import data_root, locate
+from seqkit.data.audio import SpeechData
 from seqkit.data.series import SeriesData
 
 DATAMODULES = {
     "ltsf": SeriesData,
+    "asr": SpeechData,
 }
 
-__all__ = ["DATAMODULES", "SeriesData", "data_root", "locate"]
+__all__ = ["DATAMODULES", "SeriesData", "SpeechData", "data_root", "locate"]

@@ -261,6 +261,12 @@ class SpeechData(L.LightningDataModule):
         else:
             raise SeqkitError(f"data.units must be chars or sentencepiece, got {units!r}")
 
+    def mean_seconds(self, split: str, sample: int = 200) -> float:
+        """Mean utterance duration of a split (from the first `sample` utterances' plans)."""
+        data = self.splits[split]
+        count = min(sample, len(data))
+        return sum(data.length(i) for i in range(count)) / count / self.sample_rate
+
     @property
     def dims(self) -> dict:
         return {"in_dim": 1, "sample_rate": self.sample_rate, "vocab_size": self.tokenizer.vocab_size}

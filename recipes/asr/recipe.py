@@ -1,0 +1,71 @@
+"""Speech recognition on spoken digits: conv spectrogram -> recurrent back-end -> CTC.
+
+Run with ``seqkit run recipes/asr [key=value ...] [-c overlay.yaml]``; see README.md here.
+"""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import torch
+
+import seqkit as sk
+
+
+def main(cfg) -> dict:
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    # Data: recordings split by index (or by speaker), utterances built on the fly, a tokenizer.
+    data = sk.SpeechData(**cfg.data)
+
+    # Model: input size, sample rate and vocabulary size are derived from the data.
+    model = sk.build_model(cfg.model, **data.dims)
+    run_dir = sk.create_run_dir(cfg, "asr")
+    info = {"recipe": "asr", "config": sk.to_dict(cfg), "dims": data.dims, **data.info}
+    task = sk.Task(model, **cfg.train, info=info)
+
+    trainer = sk.make_trainer(cfg.trainer, run_dir)
+    start = time.perf_counter()
+    trainer.fit(task, datamodule=data)
+    fit_seconds = time.perf_counter() - start
+
+    # WER and CER, greedy and beam, with the best checkpoint, on validation and test.
+    results = {}
+    for split, loader in (("val", data.val_dataloader()), ("test", data.test_dataloader())):
+        scores = trainer.test(task, dataloaders=loader, ckpt_path="best", verbose=False)[0]
+        results[split] = {k.removeprefix("test/"): float(v) for k, v in scores.items()}
+
+    # Plot a few test utterances: spectrogram over the CTC posteriors, with the decoded text.
+    batch = next(iter(data.test_dataloader()))
+    picks = slice(0, 3)
+    task.eval()
+    with torch.no_grad():
+        log_probs, lengths = task(batch)
+        spec, frames = model.frontend.features(batch["inputs"], batch["input_lengths"])
+    tokenizer = data.tokenizer
+    hypotheses = [tokenizer.decode(ids) for ids in model.head.decode(log_probs, lengths)]
+    units = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+    sk.ctc_plot(run_dir / "transcripts.png",
+                [spec[k, :, : frames[k]].numpy() for k in range(3)],
+                [log_probs[k, : lengths[k]].exp().numpy() for k in range(3)],
+                hypotheses[picks], batch["texts"][picks], units)
+    sk.loss_curves(run_dir / "loss.png", run_dir / "logs" / "metrics.csv")
+
+    epochs = sk.history(trainer)
+    audio_seconds = len(data.splits["train"]) * len(epochs) * data.mean_seconds("train")
+    metrics = {
+        **results,
+        "epochs": len(epochs),
+        "fit_seconds": round(fit_seconds, 1),
+        "train_audio_seconds_per_second": round(audio_seconds / fit_seconds, 1),
+        "history": epochs,
+        "data": {"task": cfg.data.task, "test_speakers": list(cfg.data.test_speakers),
+                 "utterances": {k: len(v) for k, v in data.splits.items()}},
+        "seed": cfg.seed,
+    }
+    sk.write_json(run_dir / "metrics.json", metrics)
+    test = results["test"]
+    print(f"test WER {test['wer']:.2%} (beam {test['wer_beam']:.2%}), CER {test['cer']:.2%}; run: {run_dir}")
+    metrics["run_dir"] = str(run_dir)
+    return metrics
