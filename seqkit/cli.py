@@ -105,6 +105,28 @@ def predict(
 
 
 @app.command()
+def transcribe(
+    checkpoint: Path = typer.Argument(..., help="A speech checkpoint or its run directory."),
+    files: list[Path] = typer.Argument(..., help="Audio files (wav, flac, ...): any sample rate and channels."),
+    beam: int = typer.Option(1, "--beam", help="Beam width; 1 decodes greedily."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines: {file, text} or {file, error}."),
+) -> None:
+    """Print one transcript per audio file; unreadable files get an error line and exit status 1."""
+    from seqkit.predict import transcribe as run_transcribe
+
+    results = run_transcribe(checkpoint, files, beam=beam)
+    for result in results:
+        if as_json:
+            print(json.dumps(result))
+        elif "error" in result:
+            print(f"error: {result['error']}", file=sys.stderr)
+        else:
+            print(f"{result['file']}\t{result['text']}")
+    if any("error" in r for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
 def blocks() -> None:
     """List every front-end, back-end and head with its arguments and defaults."""
     from seqkit.blocks import TABLES, settable
@@ -149,7 +171,9 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     logging.getLogger("seqkit").setLevel(logging.INFO)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the status of a command that raised typer.Exit
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except SeqkitError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -82,3 +82,38 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
     frame.insert(0, "date", stamps.strftime("%Y-%m-%d %H:%M:%S"))
     frame.to_csv(out, index=False, float_format="%.6g")
     return out
+
+
+def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
+               batch_size: int = 32) -> list[dict]:
+    """Transcribe audio files of any sample rate and channel count with a speech checkpoint.
+
+    Returns one ``{"file", "text"}`` or ``{"file", "error"}`` per file, in order: a file that
+    cannot be read gets its one-line error and the others are still transcribed.
+    """
+    from seqkit.data.audio import read_audio
+    from seqkit.data.text import tokenizer_from_data
+
+    model, info = load_model(resolve(checkpoint))
+    if info.get("recipe") not in ("asr",):
+        raise SeqkitError(f"{checkpoint} is a {info.get('recipe')} checkpoint, not a speech one")
+    tokenizer = tokenizer_from_data(info["tokenizer"])
+    results: list[dict] = [{"file": str(f)} for f in files]
+    audio = {}
+    for k, f in enumerate(files):
+        try:
+            audio[k] = torch.from_numpy(read_audio(Path(f), info["sample_rate"]))
+        except SeqkitError as err:
+            results[k]["error"] = str(err)
+    order = sorted(audio, key=lambda k: len(audio[k]))  # similar lengths together: less padding
+    for start in range(0, len(order), batch_size):
+        ids = order[start:start + batch_size]
+        lengths = torch.tensor([len(audio[k]) for k in ids])
+        inputs = torch.zeros(len(ids), int(lengths.max()), 1)
+        for row, k in enumerate(ids):
+            inputs[row, : len(audio[k]), 0] = audio[k]
+        with torch.no_grad():
+            log_probs, out_lengths = model(inputs, lengths)
+        for k, units in zip(ids, model.head.decode(log_probs, out_lengths, beam)):
+            results[k]["text"] = tokenizer.decode(units)
+    return results

@@ -1,0 +1,180 @@
+"""Speech: the conv front-end's lengths, CTC padding, the digit builder, decoding, the recipe end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+import seqkit as sk
+from seqkit.blocks.ctc import beam_search, greedy, prefix_beam_search
+from seqkit.data.audio import DIGITS, read_fsdd, split
+from seqkit.errors import SeqkitError
+
+from .test_ltsf import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def recordings(data_root):
+    return read_fsdd(data_root / "fsdd" / "recordings")
+
+
+def test_conv_lengths_equal_the_frames_of_each_utterance_alone(recordings):
+    conv = sk.ConvSpectrogram(in_dim=1, sample_rate=8000, n_mels=40, filters=4, dim=16).eval()
+    waves = [torch.from_numpy(r.audio) for r in recordings[:6]]
+    waves += [waves[0][:4001], waves[0][:4002], waves[1][:3999], waves[1][:3998]]  # odd and even lengths
+    lengths = torch.tensor([len(w) for w in waves])
+    batch = torch.zeros(len(waves), int(lengths.max()), 1)
+    for k, w in enumerate(waves):
+        batch[k, : len(w), 0] = w
+    with torch.no_grad():
+        y, out_lengths = conv(batch, lengths)
+        for k, w in enumerate(waves):
+            alone, alone_length = conv(w.view(1, -1, 1), lengths[k : k + 1])
+            assert alone.shape[1] == alone_length.item() == out_lengths[k].item()
+            assert torch.allclose(alone[0], y[k, : alone.shape[1]], atol=1e-4)
+
+
+def test_padding_never_leaks_into_the_ctc_loss(recordings):
+    torch.manual_seed(0)
+    spec = {"frontend": {"name": "conv_spectrogram", "filters": 4, "dim": 16},
+            "backend": {"name": "gru", "hidden": 12, "bidirectional": True}, "head": {"name": "ctc"}}
+    model = sk.build_model(spec, in_dim=1, sample_rate=8000, vocab_size=5).eval()
+    short, long = recordings[3].audio, recordings[40].audio
+    assert len(short) != len(long)
+    targets = [torch.tensor([1, 2, 3]), torch.tensor([4, 0])]
+
+    def loss_of(waves, targets_):
+        lengths = torch.tensor([len(w) for w in waves])
+        inputs = torch.zeros(len(waves), int(lengths.max()), 1)
+        for k, w in enumerate(waves):
+            inputs[k, : len(w), 0] = torch.from_numpy(w)
+        batch = {"targets": torch.nn.utils.rnn.pad_sequence(targets_, batch_first=True),
+                 "target_lengths": torch.tensor([len(t) for t in targets_])}
+        return model.head.loss(*model(inputs, lengths), batch)
+
+    with torch.no_grad():
+        alone = [loss_of([short], targets[:1]), loss_of([long], targets[1:])]
+        together = loss_of([short, long], targets)
+    assert torch.allclose(together, (alone[0] + alone[1]) / 2, rtol=1e-5)
+
+
+def test_connected_digits_are_deterministic_and_match_their_recordings(recordings):
+    parts = split(recordings)
+    data = sk.data.audio.Utterances(parts["test"], count=50, seed=7)
+    again = sk.data.audio.Utterances(parts["test"], count=50, seed=7)
+    for i in range(50):
+        audio, text, picks = data.utterance(i)
+        audio2, text2, _ = again.utterance(i)
+        assert text == text2 and np.array_equal(audio, audio2)
+        used = [parts["test"][p] for p in picks]
+        assert text == " ".join(DIGITS[r.digit] for r in used)
+        assert 1 <= len(used) <= 7 and len({r.speaker for r in used}) == 1
+        assert len(audio) == data.length(i) >= sum(len(r.audio) for r in used)
+        start = 0  # every recording appears verbatim, in order, separated by 50-300 ms of silence
+        for k, r in enumerate(used):
+            assert np.array_equal(audio[start:start + len(r.audio)], r.audio)
+            start += len(r.audio)
+            if k < len(used) - 1:
+                pause = data.plan(i)[1][k]
+                assert 400 <= pause <= 2400 and not audio[start:start + pause].any()
+                start += pause
+
+
+def test_splits_never_share_a_recording(recordings):
+    names = {k: {(r.digit, r.speaker, r.index) for r in v} for k, v in split(recordings).items()}
+    assert not names["train"] & names["test"] and not names["val"] & names["test"]
+    assert not names["train"] & names["val"]
+    assert all(i <= 4 for _, _, i in names["test"]) and len(names["test"]) == 250
+    held = {k: {(r.digit, r.speaker, r.index) for r in v} for k, v in split(recordings, ["lucas"]).items()}
+    assert {s for _, s, _ in held["test"]} == {"lucas"} and len(held["test"]) == 500
+    assert "lucas" not in {s for _, s, _ in held["train"] | held["val"]}
+
+
+def test_unknown_test_speaker_lists_the_valid_ones(recordings):
+    with pytest.raises(SeqkitError, match="unknown speaker.*lukas.*george, jackson, lucas, nicolas, yweweler"):
+        split(recordings, ["lukas"])
+
+
+def test_beam_of_one_equals_greedy_and_the_beam_finds_the_best_labelling():
+    torch.manual_seed(0)
+    # Posteriors as a trained model gives them: one class clearly ahead in every frame.
+    best = torch.randint(0, 6, (4, 30))
+    log_probs = (torch.nn.functional.one_hot(best, 6) * 4.0 + torch.randn(4, 30, 6)).log_softmax(-1)
+    lengths = torch.tensor([30, 25, 12, 1])
+    assert beam_search(log_probs, lengths, beam=1) == greedy(log_probs, lengths)
+    model = sk.CTC(in_dim=4, vocab_size=5)
+    assert model.decode(log_probs, lengths, beam=1) == [[c - 1 for c in row] for row in greedy(log_probs, lengths)]
+    # Two frames, P(blank) = 0.6 each: the best path is "" (0.36), but "a" sums to 0.64.
+    lp = np.log(np.array([[0.6, 0.4], [0.6, 0.4]]))
+    assert greedy(torch.from_numpy(lp)[None], torch.tensor([2])) == [[]]
+    assert prefix_beam_search(lp, beam=4) == [1]
+    # "a a" needs a blank between the two a's: a, blank, a beats a held over three frames.
+    lp = np.log(np.array([[0.1, 0.9], [0.8, 0.2], [0.1, 0.9]]))
+    assert prefix_beam_search(lp, beam=4) == [1, 1]
+
+
+def test_bad_audio_inputs_are_named(tmp_path, data_root):
+    from seqkit.data.audio import read_audio
+
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("not audio at all\n")
+    good = (data_root / "fsdd/recordings/0_george_0.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(good[:30])
+    for name, message in [("missing.wav", "no such file"), ("empty.wav", "empty file"),
+                          ("text.wav", "not a readable audio file"), ("cut.wav", "not a readable audio file")]:
+        with pytest.raises(SeqkitError, match=f"{name}: {message}"):
+            read_audio(tmp_path / name)
+    with pytest.raises(SeqkitError, match="no recordings named"):
+        read_fsdd(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def asr_run(tmp_path_factory, data_root) -> Path:
+    run_dir = tmp_path_factory.mktemp("asr") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQKIT_DATA", str(data_root))
+        code, out, err = run_cli("run", ROOT / "recipes/asr", "-c", ROOT / "configs/debug.yaml",
+                                 "data.train_utterances=96", "data.eval_utterances=32", f"run_dir={run_dir}")
+    assert code == 0, err
+    return run_dir
+
+
+def test_recipe_smoke_run_writes_every_file(asr_run):
+    for name in ["config.yaml", "metrics.json", "train.log", "transcripts.png", "loss.png",
+                 "checkpoints/best.ckpt", "checkpoints/last.ckpt"]:
+        assert (asr_run / name).is_file(), name
+    metrics = json.loads((asr_run / "metrics.json").read_text())
+    for split_name in ("val", "test"):
+        assert set(metrics[split_name]) == {"wer", "cer", "wer_beam", "cer_beam"}
+    checkpoint = torch.load(asr_run / "checkpoints/best.ckpt", weights_only=True)
+    assert checkpoint["seqkit"]["tokenizer"]["kind"] == "chars"
+
+
+def test_transcribe_real_and_resampled_stereo_files(asr_run, data_root, tmp_path):
+    wavs = [data_root / "fsdd/recordings/3_lucas_1.wav", data_root / "fsdd/recordings/7_george_2.wav"]
+    audio, rate = sf.read(wavs[0], dtype="float32")
+    stereo = AF.resample(torch.from_numpy(audio), rate, 16000).numpy()
+    stereo_path = tmp_path / "copy_16k_stereo.wav"
+    sf.write(stereo_path, np.stack([stereo, 0.5 * stereo], axis=1), 16000)
+    code, out, err = run_cli("transcribe", asr_run, *wavs, stereo_path, "--json", "--beam", "4")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["file"] for line in lines] == [str(p) for p in [*wavs, stereo_path]]
+    assert all("text" in line and set(line["text"]) <= set(" abcdefghijklmnopqrstuvwxyz") for line in lines)
+
+
+def test_transcribe_goes_on_past_a_bad_file_and_exits_non_zero(asr_run, data_root, tmp_path):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    good = data_root / "fsdd/recordings/3_lucas_1.wav"
+    code, out, err = run_cli("transcribe", asr_run, tmp_path / "empty.wav", good)
+    assert code == 1
+    assert err.strip() == f"error: {tmp_path / 'empty.wav'}: empty file"
+    assert out.startswith(str(good))
