@@ -21,8 +21,9 @@ from seqkit.training import history, make_trainer
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACKENDS", "CTC", "CharTokenizer", "ConvSpectrogram", "DATAMODULES", "FRONTENDS", "GRU", "HEADS", "LSTM",
-    "PieceTokenizer", "RNN", "Forecast", "SegRNN", "Segmenter", "SpeechData", "tokenizer_from_data", "SeqModel", "SeqkitError", "SeriesData", "Task", "build", "build_model",
-    "create_run_dir", "ctc_plot", "data_root", "forecast_plot", "history", "loss_curves", "load_config", "load_model", "locate",
-    "make_trainer", "to_dict", "write_json",
+    "BACKENDS", "build", "build_model", "CharTokenizer", "ConvSpectrogram", "create_run_dir", "CTC",
+    "ctc_plot", "data_root", "DATAMODULES", "Forecast", "forecast_plot", "FRONTENDS", "GRU", "HEADS",
+    "history", "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
+    "RNN", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "SeriesData", "SpeechData", "Task", "to_dict",
+    "tokenizer_from_data", "write_json",
 ]

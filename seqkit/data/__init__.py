@@ -1,7 +1,7 @@
 """Data modules by task name: a config's ``data`` section holds their constructor arguments."""
 
-from seqkit.data.root import data_root, locate
 from seqkit.data.audio import SpeechData
+from seqkit.data.root import data_root, locate
 from seqkit.data.series import SeriesData
 
 DATAMODULES = {
