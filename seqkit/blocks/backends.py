@@ -39,7 +39,15 @@ def _check_sizes(hidden: int, layers: int, dropout: float) -> None:
 
 
 class Recurrent(nn.Module):
-    """A stack of recurrent layers over variable-length sequences (packed, so padding is skipped)."""
+    """A stack of recurrent layers over variable-length sequences (packed, so padding is skipped).
+
+    Args:
+        in_dim: input features per step (derived from the front-end).
+        hidden: units per layer and direction.
+        layers: stacked layers.
+        dropout: dropout between stacked layers.
+        bidirectional: also read each sequence backwards and concatenate both directions.
+    """
 
     cell = "gru"
 
@@ -69,12 +77,7 @@ class Recurrent(nn.Module):
 class RNN(Recurrent):
     """Elman RNN stack (tanh), the simplest recurrent back-end.
 
-    Args:
-        in_dim: input features per step (derived from the front-end).
-        hidden: units per layer and direction.
-        layers: stacked layers.
-        dropout: dropout between stacked layers.
-        bidirectional: also read each sequence backwards and concatenate both directions.
+    Args: as `Recurrent`: in_dim, hidden, layers, dropout, bidirectional.
 
     Example:
         >>> rnn = RNN(in_dim=8, hidden=16, layers=2, bidirectional=True)
@@ -89,12 +92,7 @@ class RNN(Recurrent):
 class LSTM(Recurrent):
     """LSTM stack over variable-length sequences.
 
-    Args:
-        in_dim: input features per step (derived from the front-end).
-        hidden: units per layer and direction.
-        layers: stacked layers.
-        dropout: dropout between stacked layers.
-        bidirectional: also read each sequence backwards and concatenate both directions.
+    Args: as `Recurrent`: in_dim, hidden, layers, dropout, bidirectional.
 
     Example:
         >>> lstm = LSTM(in_dim=8, hidden=16)
@@ -109,12 +107,7 @@ class LSTM(Recurrent):
 class GRU(Recurrent):
     """GRU stack over variable-length sequences.
 
-    Args:
-        in_dim: input features per step (derived from the front-end).
-        hidden: units per layer and direction.
-        layers: stacked layers.
-        dropout: dropout between stacked layers.
-        bidirectional: also read each sequence backwards and concatenate both directions.
+    Args: as `Recurrent`: in_dim, hidden, layers, dropout, bidirectional.
 
     Example:
         >>> gru = GRU(in_dim=8, hidden=16, layers=2)
