@@ -38,8 +38,27 @@ def _check_sizes(hidden: int, layers: int, dropout: float) -> None:
         raise SeqkitError(f"dropout must be in [0, 1), got {dropout}")
 
 
+def reverse_within(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse each sequence of a padded batch within its length; padding stays where it is.
+
+    Applying it twice gives `x` back. Example:
+        >>> reverse_within(torch.tensor([[1, 2, 3], [4, 5, 0]]).unsqueeze(-1), torch.tensor([3, 2]))[..., 0]
+        tensor([[3, 2, 1],
+                [5, 4, 0]])
+    """
+    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)  # (1, T)
+    lengths = lengths.to(x.device).unsqueeze(1)  # (B, 1)
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # (B, T)
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
 class Recurrent(nn.Module):
-    """A stack of recurrent layers over variable-length sequences (packed, so padding is skipped).
+    """A stack of recurrent layers over right-padded variable-length sequences.
+
+    Padding never reaches a valid output: the forward direction reads it only after each
+    sequence's end, and the backward direction reads every sequence reversed within its length.
+    (Cheaper on the CPU than packed sequences, whose backward pass re-fills a full-size gradient
+    buffer at every step.)
 
     Args:
         in_dim: input features per step (derived from the front-end).
@@ -61,17 +80,28 @@ class Recurrent(nn.Module):
     ):
         super().__init__()
         _check_sizes(hidden, layers, dropout)
-        self.rnn = CELLS[self.cell](
-            in_dim, hidden, num_layers=layers, batch_first=True,
-            dropout=dropout if layers > 1 else 0.0,  # torch applies it between layers only
-            bidirectional=bidirectional,
-        )
-        self.out_dim = hidden * (2 if bidirectional else 1)
+        directions = 2 if bidirectional else 1
+        self.forward_layers = nn.ModuleList()
+        self.backward_layers = nn.ModuleList()
+        for layer in range(layers):
+            size = in_dim if layer == 0 else hidden * directions
+            self.forward_layers.append(CELLS[self.cell](size, hidden, batch_first=True))
+            if bidirectional:
+                self.backward_layers.append(CELLS[self.cell](size, hidden, batch_first=True))
+        self.dropout = nn.Dropout(dropout)  # between stacked layers
+        self.out_dim = hidden * directions
         self.provides: dict = {}
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        y, _ = run_packed(self.rnn, x, lengths)
-        return y, lengths
+        for layer, forward_rnn in enumerate(self.forward_layers):
+            if layer:
+                x = self.dropout(x)
+            y, _ = forward_rnn(x)
+            if self.backward_layers:
+                back, _ = self.backward_layers[layer](reverse_within(x, lengths))
+                y = torch.cat([y, reverse_within(back, lengths)], dim=-1)  # (B, T, 2H)
+            x = y
+        return x, lengths
 
 
 class RNN(Recurrent):
