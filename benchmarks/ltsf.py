@@ -102,16 +102,19 @@ def epoch_speed(precision: str) -> dict:
     """One full epoch (train + validation) of the recipe in a child process: wall time, memory."""
     out = ROOT / "benchmarks/results/runs" / f"speed-{precision}-{time.strftime('%Y%m%d-%H%M%S')}"
     code = (
-        "import resource, json, sys; sys.path.insert(0, 'benchmarks'); from ltsf import run_recipe; "
+        "import resource, json, sys; sys.path.insert(0, 'benchmarks'); import torch, lightning, seqkit; "
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; from ltsf import run_recipe; "
         f"m = run_recipe(['trainer.max_epochs=1', 'trainer.limit_test_batches=1', "
         f"'trainer.enable_progress_bar=false', 'trainer.precision={precision}', 'run_dir={out}']); "
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
-        "print(json.dumps({'epoch': m['history'][0], 'maxrss_kb': rss}))"
+        "print(json.dumps({'epoch': m['history'][0], 'maxrss_kb': rss, 'import_kb': base}))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     record = json.loads(result.stdout.strip().splitlines()[-1])
     return {"precision": precision, "epoch_seconds": record["epoch"]["seconds"],
-            "peak_memory_gb": record["maxrss_kb"] / 1024**2}
+            "peak_memory_gb": record["maxrss_kb"] / 1024**2,
+            "import_memory_gb": record["import_kb"] / 1024**2,  # torch (CUDA build) + Lightning, before any work
+            "working_memory_gb": (record["maxrss_kb"] - record["import_kb"]) / 1024**2}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -133,6 +136,26 @@ def summarise(runs: list[dict]) -> dict:
     return table
 
 
+def markdown(report: dict, speed: dict | None = None) -> str:
+    """The README's results tables from a benchmark JSON (and optionally a separate speed JSON)."""
+    lines = ["| H | seqkit MSE | seqkit MAE | seeds | paper MSE / MAE | reference code, this machine |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for horizon, e in sorted(report.get("accuracy", {}).items(), key=lambda kv: int(kv[0])):
+        reference = "0.357 / 0.395" if int(horizon) == 96 else "-"
+        lines.append(f"| {horizon} | {e['mse']:.4f} ± {e['mse_std']:.4f} | {e['mae']:.4f} ± {e['mae_std']:.4f} "
+                     f"| {len(e['seeds'])} | {e['paper']['mse']:.3f} / {e['paper']['mae']:.3f} | {reference} |")
+    speed = speed or report
+    if "speed" in speed:
+        lines += ["", "| precision | epoch (train + val) | vs reference 127 s | peak memory (imports) "
+                  "| step GFLOP/s | of fp32 matmul |", "| --- | --- | --- | --- | --- | --- |"]
+        for r in speed["speed"]["runs"]:
+            imports = f" ({r['import_memory_gb']:.2f})" if "import_memory_gb" in r else ""
+            lines.append(f"| {r['precision']} | {r['epoch_seconds']:.1f} s | {r['epoch_seconds'] / 127:.2f}x "
+                         f"| {r['peak_memory_gb']:.2f} GB{imports} | {r['achieved_gflops']:.0f} "
+                         f"| {r['fraction_of_matmul']:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--horizons", type=int, nargs="+", default=[96, 192, 336, 720])
@@ -141,7 +164,13 @@ def main() -> None:
     parser.add_argument("--speed-only", action="store_true", help="skip the accuracy runs")
     parser.add_argument("--skip-speed", action="store_true", help="skip the speed measurements")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ltsf.json")
+    parser.add_argument("--markdown", type=Path, nargs="*", metavar="JSON",
+                        help="only print the README tables from these result files (accuracy, then speed)")
     args = parser.parse_args()
+    if args.markdown is not None:
+        files = [json.loads(p.read_text()) for p in (args.markdown or [args.out])]
+        print(markdown(files[0], files[1] if len(files) > 1 else None))
+        return
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = json.loads(args.out.read_text()) if args.out.exists() else {}
     report["machine"] = {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
@@ -157,7 +186,8 @@ def main() -> None:
             report["speed"]["runs"].append(entry)
             save()
             print(f"{precision:>10}: epoch {entry['epoch_seconds']:.1f} s (target <= 88.9), peak memory "
-                  f"{entry['peak_memory_gb']:.2f} GB, step {entry['step_seconds']:.3f} s, "
+                  f"{entry['peak_memory_gb']:.2f} GB ({entry['import_memory_gb']:.2f} GB of it the imports), "
+                  f"step {entry['step_seconds']:.3f} s, "
                   f"{entry['achieved_gflops']:.0f} GFLOP/s = {entry['fraction_of_matmul']:.2f} of fp32 matmul "
                   f"({entry['matmul_gflops_fp32']:.0f} GFLOP/s)", flush=True)
     if not args.speed_only:
