@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SHARED_DATA := $(abspath ../shared/data)
 export SEQKIT_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
-.PHONY: run test lint bench bench-speed clean
+.PHONY: run test lint bench bench-speed bench-asr clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,11 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed  ## the full LTSF benchmark (hours on 2 cores)
 	$(BIN)/python benchmarks/ltsf.py $(ARGS)
 
-bench-speed: $(VENV)/.installed  ## speed and memory only (minutes)
+bench-speed: $(VENV)/.installed  ## LTSF speed and memory only (minutes)
 	$(BIN)/python benchmarks/ltsf.py --speed-only
 
 clean:
 	rm -rf $(VENV) runs
+
+bench-asr: $(VENV)/.installed  ## the ASR benchmark (about two hours on 2 cores)
+	$(BIN)/python benchmarks/asr.py $(ARGS)

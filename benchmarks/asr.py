@@ -1,0 +1,117 @@
+"""ASR benchmark: connected and isolated spoken digits on FSDD, leave-one-speaker-out, transcribe speed.
+
+Trains the recipe (default settings unless overridden) and reports test WER/CER greedy and beam,
+training time and throughput; isolated-digit accuracy (1 - WER); the WER with each of the 5
+speakers held out in turn and its mean; and the real-time factor of `seqkit transcribe`'s
+pipeline (file reading, features, model, decoding) on 100 files, process start-up apart.
+Prints a table and writes JSON, updated after every run.
+
+Usage:
+    python benchmarks/asr.py                         # everything (about two hours on 2 cores)
+    python benchmarks/asr.py --only connected speed  # a part: connected, isolated, speakers, speed
+Set SEQKIT_DATA to the folder holding fsdd/recordings (`make bench-asr` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
+
+
+def run_recipe(overrides: list[str]) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import importlib.util
+
+    import seqkit as sk
+
+    cfg = sk.load_config(ROOT / "recipes/asr", overrides=overrides)
+    spec = importlib.util.spec_from_file_location("asr_recipe", ROOT / "recipes/asr/recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(cfg)
+
+
+def run(name: str, extra: list[str]) -> dict:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    overrides = ["trainer.enable_progress_bar=false", f"run_dir={ROOT}/benchmarks/results/runs/asr-{name}-{stamp}", *extra]
+    metrics = run_recipe(overrides)
+    return {"test": metrics["test"], "val": metrics["val"], "fit_seconds": metrics["fit_seconds"],
+            "train_audio_seconds_per_second": metrics["train_audio_seconds_per_second"],
+            "epochs": metrics["epochs"], "run_dir": metrics["run_dir"], "overrides": extra}
+
+
+def transcribe_speed(checkpoint: str, files: int = 100) -> dict:
+    """Real-time factor of transcription (in-process, after start-up) and the start-up itself."""
+    import soundfile as sf
+
+    from seqkit.data.root import data_root
+    from seqkit.predict import transcribe
+
+    folder = data_root()[0] / "fsdd" / "recordings"
+    paths = sorted(folder.glob("*_*_4.wav"))[:files]
+    audio_seconds = sum(sf.info(p).duration for p in paths)
+    transcribe(checkpoint, paths[:2])  # warm-up
+    start = time.perf_counter()
+    results = transcribe(checkpoint, paths)
+    seconds = time.perf_counter() - start
+    assert all("text" in r for r in results)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "seqkit.cli", "transcribe", checkpoint, str(paths[0])], check=True,
+                   capture_output=True)
+    whole = time.perf_counter() - start
+    return {"files": len(paths), "audio_seconds": audio_seconds, "seconds": seconds,
+            "real_time_factor": seconds / audio_seconds, "one_file_process_seconds": whole}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", default=["connected", "isolated", "speakers", "speed"])
+    parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every training run")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/asr.json")
+    args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = json.loads(args.out.read_text()) if args.out.exists() else {}
+
+    def save():
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+    if "connected" in args.only:
+        report["connected"] = run("connected", args.set)
+        save()
+        t = report["connected"]["test"]
+        print(f"connected, FSDD split: WER {t['wer']:.2%} (beam {t['wer_beam']:.2%}), CER {t['cer']:.2%}, "
+              f"trained in {report['connected']['fit_seconds'] / 60:.1f} min (target WER <= 1%, <= 15 min)")
+    if "isolated" in args.only:
+        report["isolated"] = run("isolated", ["data.task=isolated", *args.set])
+        save()
+        print(f"isolated, FSDD split: accuracy {1 - report['isolated']['test']['wer']:.2%} (target >= 99%)")
+    if "speakers" in args.only:
+        report["speakers"] = report.get("speakers", {})
+        for speaker in SPEAKERS:
+            report["speakers"][speaker] = run(f"without-{speaker}", [f"data.test_speakers=[{speaker}]", *args.set])
+            save()
+        wers = [r["test"]["wer"] for r in report["speakers"].values()]
+        report["speakers_mean_wer"] = statistics.mean(wers)
+        save()
+        print("leave one speaker out: " + ", ".join(f"{s} {r['test']['wer']:.2%}" for s, r in report["speakers"].items())
+              + f"; mean {report['speakers_mean_wer']:.2%} (target <= 10%)")
+    if "speed" in args.only and "connected" in report:
+        report["transcribe"] = transcribe_speed(report["connected"]["run_dir"])
+        save()
+        s = report["transcribe"]
+        print(f"transcribe: {s['files']} files, {s['audio_seconds']:.1f} s of audio in {s['seconds']:.2f} s: "
+              f"RTF {s['real_time_factor']:.4f} (target <= 0.005); one file with process start-up "
+              f"{s['one_file_process_seconds']:.1f} s")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
