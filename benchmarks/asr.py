@@ -41,7 +41,8 @@ def run_recipe(overrides: list[str]) -> dict:
 
 def run(name: str, extra: list[str]) -> dict:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    overrides = ["trainer.enable_progress_bar=false", f"run_dir={ROOT}/benchmarks/results/runs/asr-{name}-{stamp}", *extra]
+    run_dir = ROOT / "benchmarks/results/runs" / f"asr-{name}-{stamp}"
+    overrides = ["trainer.enable_progress_bar=false", f"run_dir={run_dir}", *extra]
     metrics = run_recipe(overrides)
     return {"test": metrics["test"], "val": metrics["val"], "fit_seconds": metrics["fit_seconds"],
             "train_audio_seconds_per_second": metrics["train_audio_seconds_per_second"],
@@ -101,8 +102,8 @@ def main() -> None:
         wers = [r["test"]["wer"] for r in report["speakers"].values()]
         report["speakers_mean_wer"] = statistics.mean(wers)
         save()
-        print("leave one speaker out: " + ", ".join(f"{s} {r['test']['wer']:.2%}" for s, r in report["speakers"].items())
-              + f"; mean {report['speakers_mean_wer']:.2%} (target <= 10%)")
+        each = ", ".join(f"{s} {r['test']['wer']:.2%}" for s, r in report["speakers"].items())
+        print(f"leave one speaker out: {each}; mean {report['speakers_mean_wer']:.2%} (target <= 10%)")
     if "speed" in args.only and "connected" in report:
         report["transcribe"] = transcribe_speed(report["connected"]["run_dir"])
         save()
