@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from seqkit.blocks import TABLES, check_spec
-from seqkit.errors import SeqkitError, nearest
+from seqkit.errors import SeqkitError, check_type, nearest
 
 
 def read_yaml(path: Path | str) -> DictConfig:
@@ -60,28 +60,6 @@ def _is_block_spec(path: str) -> bool:
     return len(parts) == 2 and parts[0] == "model" and parts[1] in TABLES
 
 
-def _type_name(value) -> str:
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
-        type(value), type(value).__name__)
-
-
-def _check_type(path: str, old, new, source: str) -> None:
-    if old is None or new is None:
-        return
-    if isinstance(old, Mapping) != isinstance(new, Mapping):
-        raise SeqkitError(f"{path} in {source} must be {'a mapping' if isinstance(old, Mapping) else _type_name(old)}")
-    if isinstance(old, bool) or isinstance(new, bool):
-        ok = isinstance(old, bool) and isinstance(new, bool)
-    elif isinstance(old, (int, float)):
-        ok = isinstance(new, (int, float)) and (isinstance(old, float) or isinstance(new, int))
-    elif isinstance(old, str):
-        ok = isinstance(new, (str, int, float))  # a name like '2' or a path
-    else:
-        ok = True
-    if not ok:
-        raise SeqkitError(f"{path} in {source} must be {_type_name(old)}, got {new!r}")
-
-
 def check_keys(new: Mapping, base: Mapping, source: str, prefix: str = "", root: Mapping | None = None) -> None:
     """Fail if `new` sets a key `base` does not have (naming the closest ones) or changes a type."""
     root = base if root is None else root
@@ -92,7 +70,7 @@ def check_keys(new: Mapping, base: Mapping, source: str, prefix: str = "", root:
         if key not in base:
             raise SeqkitError(f"unknown key {path!r} in {source}; {nearest(path, _flat_keys(root))}")
         old = base[key]
-        _check_type(path, old, value, source)
+        check_type(path, old, value, f" in {source}")
         if isinstance(value, Mapping) and isinstance(old, Mapping):
             check_keys(value, old, source, f"{path}.", root)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class SeqkitError(Exception):
@@ -30,3 +30,32 @@ def nearest(word: str, choices: Iterable[str], n: int = 3) -> str:
     if close:
         return "did you mean " + " or ".join(close) + "?"
     return "valid names: " + ", ".join(choices)
+
+
+def _type_name(value) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), type(value).__name__)
+
+
+def check_type(path: str, old, new, source: str = "") -> None:
+    """Fail unless `new` can replace `old`: same kind of value (an integer may stand for a number).
+
+    Example:
+        >>> check_type("data.pred_len", 96, "abc")
+        Traceback (most recent call last):
+        seqkit.errors.SeqkitError: data.pred_len must be an integer, got 'abc'
+    """
+    if old is None or new is None:
+        return
+    if isinstance(old, Mapping) != isinstance(new, Mapping):
+        raise SeqkitError(f"{path}{source} must be {'a mapping' if isinstance(old, Mapping) else _type_name(old)}")
+    if isinstance(old, bool) or isinstance(new, bool):
+        ok = isinstance(old, bool) and isinstance(new, bool)
+    elif isinstance(old, (int, float)):
+        ok = isinstance(new, (int, float)) and (isinstance(old, float) or isinstance(new, int))
+    elif isinstance(old, str):
+        ok = isinstance(new, (str, int, float))  # a name like '2' or a path
+    else:
+        ok = True
+    if not ok:
+        raise SeqkitError(f"{path}{source} must be {_type_name(old)}, got {new!r}")

@@ -53,6 +53,8 @@ def test_block_arguments_are_checked_against_the_blocks():
     ("data.pred_len=abc", "data.pred_len in the command-line overrides must be an integer"),
     ("trainer.max_epochs=2.5", "must be an integer"),
     ("data.scale=maybe", "must be true/false"),
+    ("model.backend.hidden=big", "model.backend.hidden must be an integer, got 'big'"),
+    ("model.head.dropout=[1]", "model.head.dropout must be a number"),
     ("data", "not of the form key.subkey=value"),
     ("=3", "not of the form key.subkey=value"),
 ])

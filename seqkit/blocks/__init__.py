@@ -15,7 +15,7 @@ from torch import nn
 from seqkit.blocks.backends import GRU, LSTM, RNN, SegRNN
 from seqkit.blocks.frontends import ConvSpectrogram, Segmenter
 from seqkit.blocks.heads import CTC, Forecast
-from seqkit.errors import SeqkitError, nearest
+from seqkit.errors import SeqkitError, check_type, nearest
 
 log = logging.getLogger("seqkit")
 
@@ -75,6 +75,9 @@ def check_spec(kind: str, spec: dict, where: str = "") -> None:
             raise SeqkitError(f"{where}.{key} is derived by seqkit from the data and the other blocks; remove it")
         if key not in known:
             raise SeqkitError(f"{where}.{key}: no {kind} takes {key!r}; {nearest(key, known)}")
+        param = parameters(table[name]).get(key)
+        if param is not None and param.default is not inspect.Parameter.empty:
+            check_type(f"{where}.{key}", param.default, spec[key])
 
 
 def build(kind: str, spec: dict, **dims) -> nn.Module:
