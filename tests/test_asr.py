@@ -178,3 +178,30 @@ def test_transcribe_goes_on_past_a_bad_file_and_exits_non_zero(asr_run, data_roo
     assert code == 1
     assert err.strip() == f"error: {tmp_path / 'empty.wav'}: empty file"
     assert out.startswith(str(good))
+
+
+@pytest.mark.parametrize("backend", ["gru", "lstm", "rnn", "segrnn"])
+def test_any_backend_by_one_word_trains_on_real_speech(backend, data_root):
+    torch.manual_seed(0)
+    cfg = sk.load_config(ROOT / "recipes/asr", overrides=[f"model.backend.name={backend}", "model.backend.hidden=16",
+                                                          "model.frontend.filters=4", "model.frontend.dim=16"])
+    data = sk.SpeechData(**{**cfg.data, "train_utterances": 8, "batch_size": 8})
+    model = sk.build_model(cfg.model, **data.dims)
+    batch = next(iter(data.train_dataloader()))
+    loss = model.head.loss(*model(batch["inputs"], batch["input_lengths"]), batch)
+    loss.backward()
+    assert torch.isfinite(loss) and loss > 0
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_sentencepiece_units_are_trained_on_training_transcripts_only(data_root):
+    data = sk.SpeechData(units="sentencepiece", vocab_size=24, train_utterances=300, eval_utterances=20)
+    tokenizer = data.tokenizer
+    assert tokenizer.kind == "sentencepiece" and data.dims["vocab_size"] == tokenizer.vocab_size
+    for i in range(20):
+        text = data.splits["test"].utterance(i)[1]
+        assert tokenizer.decode(tokenizer.encode(text)) == text
+    again = sk.tokenizer_from_data(tokenizer.to_data())
+    assert again.encode("three one four") == tokenizer.encode("three one four")
+    with pytest.raises(SeqkitError, match="data.units must be chars or sentencepiece"):
+        sk.SpeechData(units="words", train_utterances=10, eval_utterances=10)

@@ -200,35 +200,39 @@ class SegRNN(nn.Module):
             raise SeqkitError(f"segrnn cell must be one of {', '.join(CELLS)}, got {cell!r}")
         if decoding not in ("pmf", "rmf"):
             raise SeqkitError(f"segrnn decoding must be pmf or rmf, got {decoding!r}")
-        if bidirectional:
-            raise SeqkitError("segrnn cannot be bidirectional: its decoder continues the encoder's state")
         self.cell, self.decoding, self.channels = cell, decoding, channels
+        self.out_steps = 0
+        if pred_len is None:  # an encoder only: the plain stack of this cell
+            self.encoder = {"gru": GRU, "lstm": LSTM, "rnn": RNN}[cell](in_dim, hidden, layers, dropout, bidirectional)
+            self.out_dim, self.provides = self.encoder.out_dim, {}
+            return
+        if bidirectional:
+            raise SeqkitError("segrnn cannot be bidirectional when it forecasts: its decoder continues "
+                              "the encoder's final state; set model.backend.bidirectional=false")
         self.rnn = CELLS[cell](in_dim, hidden, num_layers=layers, batch_first=True,
                                dropout=dropout if layers > 1 else 0.0)
         self.out_dim = hidden
-        self.out_steps = 0
-        if pred_len is not None:
-            if not seg_len:
-                raise SeqkitError("segrnn decoding needs segments: use it after the segmenter front-end")
-            if pred_len % seg_len:
-                raise SeqkitError(
-                    f"pred_len {pred_len} is not a multiple of seg_len {seg_len}: "
-                    f"choose data.pred_len as a multiple of model.frontend.seg_len"
-                )
-            self.out_steps = pred_len // seg_len
-            if decoding == "pmf":
-                half = in_dim // 2 if channel_embedding else in_dim
-                self.position = nn.Parameter(torch.randn(self.out_steps, half))
-                self.channel = nn.Parameter(torch.randn(channels, in_dim - half)) if channel_embedding else None
-            else:
-                self.readout = nn.Linear(hidden, seg_len)
-                self.reembed = nn.Sequential(nn.Linear(seg_len, in_dim), nn.ReLU())
-        self.provides = {"out_steps": self.out_steps} if self.out_steps else {}
+        if not seg_len:
+            raise SeqkitError("segrnn decoding needs segments: use it after the segmenter front-end")
+        if pred_len % seg_len:
+            raise SeqkitError(
+                f"pred_len {pred_len} is not a multiple of seg_len {seg_len}: "
+                f"choose data.pred_len as a multiple of model.frontend.seg_len"
+            )
+        self.out_steps = pred_len // seg_len
+        if decoding == "pmf":
+            half = in_dim // 2 if channel_embedding else in_dim
+            self.position = nn.Parameter(torch.randn(self.out_steps, half))
+            self.channel = nn.Parameter(torch.randn(channels, in_dim - half)) if channel_embedding else None
+        else:
+            self.readout = nn.Linear(hidden, seg_len)
+            self.reembed = nn.Sequential(nn.Linear(seg_len, in_dim), nn.ReLU())
+        self.provides = {"out_steps": self.out_steps}
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        outputs, state = run_packed(self.rnn, x, lengths)
         if not self.out_steps:
-            return outputs, lengths
+            return self.encoder(x, lengths)
+        _, state = run_packed(self.rnn, x, lengths)
         decode = self._pmf if self.decoding == "pmf" else self._rmf
         y = decode(state, x.shape[0])
         return y, torch.full_like(lengths, self.out_steps)
