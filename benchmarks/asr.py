@@ -27,16 +27,11 @@ SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
 
 
 def run_recipe(overrides: list[str]) -> dict:
+    """Run recipes/asr in this process with `overrides`; return its metrics."""
     sys.path.insert(0, str(ROOT))
-    import importlib.util
-
     import seqkit as sk
 
-    cfg = sk.load_config(ROOT / "recipes/asr", overrides=overrides)
-    spec = importlib.util.spec_from_file_location("asr_recipe", ROOT / "recipes/asr/recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(cfg)
+    return sk.run_recipe(ROOT / "recipes/asr", overrides)
 
 
 def run(name: str, extra: list[str]) -> dict:

@@ -16,7 +16,6 @@ Set SEQKIT_DATA to the folder holding ETT-small/ETTh1.csv (`make bench` does).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import platform
 import statistics
@@ -51,11 +50,7 @@ def run_recipe(overrides: list[str]) -> dict:
     sys.path.insert(0, str(ROOT))
     import seqkit as sk
 
-    cfg = sk.load_config(ROOT / "recipes/ltsf", overrides=overrides)
-    spec = importlib.util.spec_from_file_location("ltsf_recipe", ROOT / "recipes/ltsf/recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(cfg)
+    return sk.run_recipe(ROOT / "recipes/ltsf", overrides)
 
 
 def drop_last_metrics(run_dir: Path) -> dict:

@@ -14,6 +14,7 @@ from seqkit.data.text import CharTokenizer, PieceTokenizer, tokenizer_from_data
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel, build_model
 from seqkit.plots import ctc_plot, forecast_plot, loss_curves
+from seqkit.recipes import run_recipe
 from seqkit.runs import create_run_dir, write_json
 from seqkit.task import Task
 from seqkit.training import history, make_trainer
@@ -24,6 +25,6 @@ __all__ = [
     "BACKENDS", "build", "build_model", "CharTokenizer", "ConvSpectrogram", "create_run_dir", "CTC",
     "ctc_plot", "data_root", "DATAMODULES", "Forecast", "forecast_plot", "FRONTENDS", "GRU", "HEADS",
     "history", "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
-    "RNN", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "SeriesData", "SpeechData", "Task", "to_dict",
-    "tokenizer_from_data", "write_json",
+    "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "SeriesData", "SpeechData", "Task",
+    "to_dict", "tokenizer_from_data", "write_json",
 ]

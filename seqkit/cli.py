@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import logging
@@ -15,34 +14,13 @@ from pathlib import Path
 import typer
 from typer.exceptions import TyperException
 
-from seqkit.errors import SeqkitError, nearest
+from seqkit.errors import SeqkitError
+from seqkit.recipes import bundled, find_recipe
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="CNN+RNN sequence models for speech, text and time series, composed from blocks.",
 )
-
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
-
-
-def bundled() -> dict[str, Path]:
-    """The recipes shipped with seqkit, by name."""
-    if not RECIPES.is_dir():
-        return {}
-    return {p.name: p for p in sorted(RECIPES.iterdir()) if (p / "recipe.py").is_file()}
-
-
-def find_recipe(name: str) -> Path:
-    """A recipe folder from a path or the name of a bundled recipe."""
-    path = Path(name)
-    if path.is_dir():
-        if not (path / "recipe.py").is_file() or not (path / "config.yaml").is_file():
-            raise SeqkitError(f"{path} is not a recipe folder: it needs recipe.py and config.yaml")
-        return path
-    if name in bundled():
-        return bundled()[name]
-    raise SeqkitError(f"recipe {name!r} not found; give a recipe folder or a bundled name ({nearest(name, bundled())})")
-
 
 def _set_data_root(data_root: Path | None) -> None:
     if data_root is not None:
@@ -63,20 +41,10 @@ def run(
 
     Example: seqkit run recipes/ltsf data.pred_len=336 trainer.max_epochs=3 -c configs/debug.yaml
     """
-    from seqkit.config import load_config
+    from seqkit.recipes import run_recipe
 
     _set_data_root(data_root)
-    folder = find_recipe(recipe)
-    cfg = load_config(folder, config, overrides or [])
-    if cfg.get("run_dir"):
-        from seqkit.runs import check_free
-        check_free(cfg.run_dir)
-    spec = importlib.util.spec_from_file_location(f"seqkit_recipe_{folder.name}", folder / "recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not hasattr(module, "main"):
-        raise SeqkitError(f"{folder / 'recipe.py'} defines no main(cfg)")
-    module.main(cfg)
+    run_recipe(recipe, overrides or [], config)
 
 
 @app.command("eval")
