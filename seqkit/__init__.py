@@ -3,21 +3,63 @@
 Everything public is re-exported here; import from ``seqkit`` only.
 """
 
-from seqkit.blocks import BACKENDS, FRONTENDS, HEADS, build
-from seqkit.blocks.backends import GRU, LSTM, RNN, SegRNN
-from seqkit.blocks.frontends import ConvSpectrogram, Segmenter
-from seqkit.blocks.heads import CTC, Forecast
-from seqkit.checkpoint import load_model
-from seqkit.config import load_config, to_dict
-from seqkit.data import DATAMODULES, SeriesData, SpeechData, data_root, locate
-from seqkit.data.text import CharTokenizer, PieceTokenizer, tokenizer_from_data
-from seqkit.errors import SeqkitError
-from seqkit.model import SeqModel, build_model
-from seqkit.plots import ctc_plot, forecast_plot, loss_curves
-from seqkit.recipes import run_recipe
-from seqkit.runs import create_run_dir, write_json
-from seqkit.task import Task
-from seqkit.training import history, make_trainer
+import importlib
+import importlib.util
+
+# Public names and the modules that define them, imported on first use: `import seqkit` and the
+# command line's --help stay fast, torch and Lightning load only when something needs them.
+_WHERE = {
+    "BACKENDS": "seqkit.blocks",
+    "build": "seqkit.blocks",
+    "FRONTENDS": "seqkit.blocks",
+    "HEADS": "seqkit.blocks",
+    "GRU": "seqkit.blocks.backends",
+    "LSTM": "seqkit.blocks.backends",
+    "RNN": "seqkit.blocks.backends",
+    "SegRNN": "seqkit.blocks.backends",
+    "ConvSpectrogram": "seqkit.blocks.frontends",
+    "Segmenter": "seqkit.blocks.frontends",
+    "CTC": "seqkit.blocks.heads",
+    "Forecast": "seqkit.blocks.heads",
+    "load_model": "seqkit.checkpoint",
+    "load_config": "seqkit.config",
+    "to_dict": "seqkit.config",
+    "data_root": "seqkit.data",
+    "DATAMODULES": "seqkit.data",
+    "locate": "seqkit.data",
+    "SeriesData": "seqkit.data",
+    "SpeechData": "seqkit.data",
+    "CharTokenizer": "seqkit.data.text",
+    "PieceTokenizer": "seqkit.data.text",
+    "tokenizer_from_data": "seqkit.data.text",
+    "SeqkitError": "seqkit.errors",
+    "build_model": "seqkit.model",
+    "SeqModel": "seqkit.model",
+    "ctc_plot": "seqkit.plots",
+    "forecast_plot": "seqkit.plots",
+    "loss_curves": "seqkit.plots",
+    "run_recipe": "seqkit.recipes",
+    "create_run_dir": "seqkit.runs",
+    "write_json": "seqkit.runs",
+    "Task": "seqkit.task",
+    "history": "seqkit.training",
+    "make_trainer": "seqkit.training",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    if importlib.util.find_spec(f"seqkit.{name}") is not None:  # a submodule: seqkit.data, ...
+        return importlib.import_module(f"seqkit.{name}")
+    raise AttributeError(f"module 'seqkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __version__ = "0.1.0"
 
