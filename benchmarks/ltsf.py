@@ -117,23 +117,34 @@ def step_speed(precision: str, steps: int = 6) -> dict:
             "fraction_of_matmul": flops / seconds / 1e9 / peak}
 
 
-def epoch_speed(precision: str) -> dict:
-    """One full epoch (train + validation) of the recipe in a child process: wall time, memory."""
+def peak_rss_gb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from a parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
+    return float("nan")
+
+
+def epoch_speed(precision: str, batches: str = "1.0") -> dict:
+    """One epoch (train + validation) of the recipe in a child process: wall time, peak memory.
+
+    The child's peak memory before any work (after importing torch, Lightning and seqkit) is
+    reported apart: with torch's CUDA build it is most of the total.
+    """
     out = ROOT / "benchmarks/results/runs" / f"speed-{precision}-{time.strftime('%Y%m%d-%H%M%S')}"
     code = (
-        "import resource, json, sys; sys.path.insert(0, 'benchmarks'); import torch, lightning, seqkit; "
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; from ltsf import run_recipe; "
+        "import json, sys; sys.path.insert(0, 'benchmarks'); import torch, lightning, seqkit; "
+        "from ltsf import peak_rss_gb, run_recipe; base = peak_rss_gb(); "
         f"m = run_recipe(['trainer.max_epochs=1', 'trainer.limit_test_batches=1', "
+        f"'trainer.limit_train_batches={batches}', "
         f"'trainer.enable_progress_bar=false', 'trainer.precision={precision}', 'run_dir={out}']); "
-        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
-        "print(json.dumps({'epoch': m['history'][0], 'maxrss_kb': rss, 'import_kb': base}))"
+        "print(json.dumps({'epoch': m['history'][0], 'peak': peak_rss_gb(), 'imports': base}))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     record = json.loads(result.stdout.strip().splitlines()[-1])
     return {"precision": precision, "epoch_seconds": record["epoch"]["seconds"],
-            "peak_memory_gb": record["maxrss_kb"] / 1024**2,
-            "import_memory_gb": record["import_kb"] / 1024**2,  # torch (CUDA build) + Lightning, before any work
-            "working_memory_gb": (record["maxrss_kb"] - record["import_kb"]) / 1024**2}
+            "peak_memory_gb": record["peak"], "import_memory_gb": record["imports"],
+            "working_memory_gb": record["peak"] - record["imports"]}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -189,6 +200,8 @@ def main() -> None:
     parser.add_argument("--precision", default=None, help="trainer.precision (default: the recipe's)")
     parser.add_argument("--speed-only", action="store_true", help="skip the accuracy runs")
     parser.add_argument("--skip-speed", action="store_true", help="skip the speed measurements")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only re-measure peak memory (20 training batches per precision) into the speed runs")
     parser.add_argument("--fill-drop-last", action="store_true",
                         help="only add the paper's protocol (last test batch dropped) to recorded runs, "
                              "from their checkpoints")
@@ -207,6 +220,15 @@ def main() -> None:
 
     def save():
         args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+    if args.memory_only:
+        for entry in report["speed"]["runs"]:
+            memory = epoch_speed(entry["precision"], batches="20")
+            entry.update({k: v for k, v in memory.items() if "memory" in k})
+            save()
+            print(f"{entry['precision']:>10}: peak memory {entry['peak_memory_gb']:.2f} GB, "
+                  f"{entry['import_memory_gb']:.2f} GB of it after the imports")
+        return
 
     if args.fill_drop_last:
         for run in report.get("accuracy_runs", []):
