@@ -170,12 +170,12 @@ class Batches(Sampler):
 
     def __iter__(self):
         offset = self.epoch * len(self.data) if self.fresh else 0
-        ids = np.arange(len(self.data)) + offset
-        lengths = np.array([self.data.length(int(i)) for i in ids])
         rng = np.random.default_rng((self.seed, self.epoch))
-        if self.shuffle:  # sort within shuffled pools of 50 batches, then shuffle the batches
+        ids = np.arange(len(self.data)) + offset
+        if self.shuffle:
             ids = rng.permutation(ids)
-            lengths = np.array([self.data.length(int(i)) for i in ids])
+        lengths = np.array([self.data.length(int(i)) for i in ids])
+        if self.shuffle:  # sort within shuffled pools of 50 batches, then shuffle the batches
             pool = 50 * self.batch_size
             order = np.concatenate([start + np.argsort(lengths[start:start + pool], kind="stable")
                                     for start in range(0, len(ids), pool)])
