@@ -19,6 +19,13 @@ _WHERE = {
     "SegRNN": "seqkit.blocks.backends",
     "ConvSpectrogram": "seqkit.blocks.frontends",
     "Segmenter": "seqkit.blocks.frontends",
+    "Embedding": "seqkit.blocks.frontends",
+    "Softmax": "seqkit.blocks.heads",
+    "TokenScores": "seqkit.blocks.heads",
+    "TextData": "seqkit.data",
+    "read_text": "seqkit.data.text",
+    "generate": "seqkit.sampling",
+    "LanguageModelScorer": "seqkit.fusion",
     "CTC": "seqkit.blocks.heads",
     "Forecast": "seqkit.blocks.heads",
     "load_model": "seqkit.checkpoint",
@@ -65,8 +72,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BACKENDS", "build", "build_model", "CharTokenizer", "ConvSpectrogram", "create_run_dir", "CTC",
-    "ctc_plot", "data_root", "DATAMODULES", "Forecast", "forecast_plot", "FRONTENDS", "GRU", "HEADS",
-    "history", "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
-    "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "SeriesData", "SpeechData", "Task",
-    "to_dict", "tokenizer_from_data", "write_json",
+    "ctc_plot", "data_root", "DATAMODULES", "Embedding", "Forecast", "forecast_plot", "FRONTENDS", "generate",
+    "GRU", "HEADS", "history", "LanguageModelScorer", "load_config", "load_model", "locate", "loss_curves",
+    "LSTM", "make_trainer", "PieceTokenizer", "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN",
+    "SeqkitError", "SeqModel", "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict",
+    "tokenizer_from_data", "TokenScores", "write_json",
 ]

@@ -78,11 +78,13 @@ def transcribe(
     files: list[Path] = typer.Argument(..., help="Audio files (wav, flac, ...): any sample rate and channels."),
     beam: int = typer.Option(1, "--beam", help="Beam width; 1 decodes greedily."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines: {file, text} or {file, error}."),
+    lm: Path = typer.Option(None, "--lm", help="A language-model checkpoint over the same units, fused into the beam."),
+    lm_weight: float = typer.Option(0.3, "--lm-weight", help="Weight of the language model's scores."),
 ) -> None:
     """Print one transcript per audio file; unreadable files get an error line and exit status 1."""
     from seqkit.predict import transcribe as run_transcribe
 
-    results = run_transcribe(checkpoint, files, beam=beam)
+    results = run_transcribe(checkpoint, files, beam=beam, lm=lm, lm_weight=lm_weight)
     for result in results:
         if as_json:
             print(json.dumps(result))
@@ -92,6 +94,31 @@ def transcribe(
             print(f"{result['file']}\t{result['text']}")
     if any("error" in r for r in results):
         raise typer.Exit(1)
+
+
+@app.command()
+def generate(
+    checkpoint: Path = typer.Argument(..., help="A language-model checkpoint or its run directory."),
+    prompt: str = typer.Option("\n", "--prompt", "-p", help="Text to continue."),
+    length: int = typer.Option(500, "--length", "-n", help="Tokens to generate."),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", help="Softmax temperature; 0 is greedy."),
+    top_k: int = typer.Option(0, "--top-k", "-k", help="Sample among the k most probable tokens; 0: all."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the sampling: the same seed gives the same text."),
+) -> None:
+    """Stream text from a language model: the prompt, then its continuation.
+
+    Example: seqkit generate runs/lm/<run> --prompt "ROMEO:" --length 500 --temperature 0.8 --top-k 40 --seed 1
+    """
+    from seqkit.sampling import generate_from_checkpoint
+
+    pieces = generate_from_checkpoint(checkpoint, prompt, length=length, temperature=temperature,
+                                      top_k=top_k or None, seed=seed)
+    first = next(pieces, "")  # errors (checkpoint, prompt) surface before anything is printed
+    sys.stdout.write(prompt + first)
+    for piece in pieces:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
 
 
 @app.command()

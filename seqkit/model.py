@@ -39,6 +39,16 @@ class SeqModel(nn.Module):
         x, x_lengths = self.backend(x, x_lengths)
         return self.head(x, x_lengths, inputs, lengths)
 
+    @property
+    def carried_state(self):
+        """The state a stateful back-end carries between batches (None if it carries none)."""
+        return getattr(self.backend, "state", None)
+
+    def reset_state(self, state=None) -> None:
+        """Forget the carried state of a stateful back-end, or put back one saved before."""
+        if hasattr(self.backend, "state"):
+            self.backend.state = state
+
 
 def build_model(spec: Mapping, **dims) -> SeqModel:
     """Build a SeqModel from a ``{frontend, backend, head}`` config, deriving every size.

@@ -85,19 +85,26 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
 
 
 def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
-               batch_size: int = 32) -> list[dict]:
+               batch_size: int = 32, lm: str | Path | None = None, lm_weight: float = 0.3) -> list[dict]:
     """Transcribe audio files of any sample rate and channel count with a speech checkpoint.
 
     Returns one ``{"file", "text"}`` or ``{"file", "error"}`` per file, in order: a file that
-    cannot be read gets its one-line error and the others are still transcribed.
+    cannot be read gets its one-line error and the others are still transcribed. With `lm` (a
+    language-model checkpoint over the same units), the beam search fuses its scores.
     """
     from seqkit.data.audio import read_audio
     from seqkit.data.text import tokenizer_from_data
+    from seqkit.fusion import LanguageModelScorer
 
     model, info = load_model(resolve(checkpoint))
     if info.get("recipe") not in ("asr",):
         raise SeqkitError(f"{checkpoint} is a {info.get('recipe')} checkpoint, not a speech one")
     tokenizer = tokenizer_from_data(info["tokenizer"])
+    if lm is not None:
+        if beam <= 1:
+            raise SeqkitError("a language model fuses into the beam search: give --beam 2 or more with --lm")
+        units = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+        model.head.fuse(LanguageModelScorer.from_checkpoint(lm, units, lm_weight))
     results: list[dict] = [{"file": str(f)} for f in files]
     audio = {}
     for k, f in enumerate(files):

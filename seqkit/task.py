@@ -64,6 +64,21 @@ class Task(L.LightningModule):
         self.optimizer, self.lr, self.weight_decay, self.schedule = optimizer, lr, weight_decay, schedule
         self.test_metrics = model.head.metrics(**self.info)
 
+    # A stateful back-end (a language model reading streams) starts every pass over the data
+    # afresh; validation in the middle of an epoch does not disturb the training streams' state.
+    def on_train_epoch_start(self):
+        self.model.reset_state()
+
+    def on_validation_epoch_start(self):
+        self._training_state = self.model.carried_state
+        self.model.reset_state()
+
+    def on_validation_epoch_end(self):
+        self.model.reset_state(getattr(self, "_training_state", None))
+
+    def on_test_epoch_start(self):
+        self.model.reset_state()
+
     def forward(self, batch: dict):
         """Predictions and their lengths for a batch."""
         return self.model(batch["inputs"], batch.get("input_lengths"))

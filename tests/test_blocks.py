@@ -27,7 +27,10 @@ EXAMPLES = {
     "lstm": ({"name": "lstm", "hidden": 6, "layers": 2, "dropout": 0.1}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
     "gru": ({"name": "gru", "hidden": 6, "bidirectional": True}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
     "segrnn": ({"name": "segrnn", "hidden": 6}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
+    "embedding": ({"name": "embedding", "dim": 16, "dropout": 0.1}, {"vocab_size": 11}, (B, T), LENGTHS, B, T),
 }
+# Front-ends that read token ids rather than real values: their vocabulary size.
+TOKEN_INPUTS = {"embedding": 11}
 
 # Heads: (spec, derived dims, back-end output (rows, steps, features), expected prediction shape).
 HEAD_EXAMPLES = {
@@ -35,12 +38,14 @@ HEAD_EXAMPLES = {
                  {"in_dim": D, "pred_len": 24, "channels": 5, "out_steps": 4, "per_channel": True},
                  (B * 5, 4, D), (B, 24, 5)),
     "ctc": ({"name": "ctc", "dropout": 0.1}, {"in_dim": D, "vocab_size": 6}, (B, 20, D), (B, 20, 7)),
+    "softmax": ({"name": "softmax", "dropout": 0.1}, {"in_dim": D, "vocab_size": 11}, (B, 20, D), (B, 20, 11)),
 }
 
 TARGETS = {
     "forecast": lambda shape: {"targets": torch.zeros(shape)},
     "ctc": lambda shape: {"targets": torch.tensor([[1, 2, 3], [4, 4, 0], [5, 0, 0]]),
                           "target_lengths": torch.tensor([3, 2, 1])},
+    "softmax": lambda shape: {"targets": torch.randint(0, shape[-1], shape[:2])},
 }
 
 
@@ -71,14 +76,15 @@ def test_block_contract(name):
     spec, dims, shape, lengths_in, rows, steps = EXAMPLES[name]
     kind = "frontend" if name in FRONTENDS else "backend"
     block = build(kind, spec, **dims)
-    x = torch.randn(*shape, requires_grad=True)
+    tokens = TOKEN_INPUTS.get(name)
+    x = torch.randint(0, tokens, shape) if tokens else torch.randn(*shape, requires_grad=True)
     y, lengths = block(x, lengths_in)
     assert y.shape == (rows, steps, block.out_dim)
     assert lengths.shape == (rows,) and int(lengths.max()) <= steps
     # Padding after a sequence's length never changes its valid outputs.
     block.eval()
     x2 = x.detach().clone()
-    x2[1, int(lengths_in[1]):] = 99.0
+    x2[1, int(lengths_in[1]):] = 3 if tokens else 99.0
     y1, lengths1 = block(x.detach(), lengths_in)
     y2, _ = block(x2, lengths_in)
     row = dims["in_dim"] if name == "segmenter" else 1  # first row of window 1
@@ -86,7 +92,7 @@ def test_block_contract(name):
     assert torch.allclose(y1[row, :valid], y2[row, :valid], atol=1e-5)
     block.train()
     y.pow(2).sum().backward()
-    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert tokens or (x.grad is not None and x.grad.abs().sum() > 0)
     for pname, param in block.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), pname
         assert param.grad.abs().sum() > 0, pname

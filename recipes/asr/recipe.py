@@ -36,6 +36,18 @@ def main(cfg) -> dict:
         scores = trainer.test(task, dataloaders=loader, ckpt_path="best", verbose=False)[0]
         results[split] = {k.removeprefix("test/"): float(v) for k, v in scores.items()}
 
+    # Shallow fusion with a language model over the same units (decode.lm), beside the plain beam.
+    if cfg.decode.lm:
+        units = [data.tokenizer.decode([i]) for i in range(data.tokenizer.vocab_size)]
+        model.head.fuse(sk.LanguageModelScorer.from_checkpoint(cfg.decode.lm, units, cfg.decode.lm_weight))
+        for split, loader in (("val", data.val_dataloader()), ("test", data.test_dataloader())):
+            scores = trainer.test(task, dataloaders=loader, verbose=False)[0]
+            results[f"{split}_lm"] = {k.removeprefix("test/"): float(v) for k, v in scores.items() if "beam" in k}
+        model.head.fuse(None)
+
+    # The training transcripts, one per line: the text for a language model to fuse (recipes/lm).
+    data.write_transcripts(run_dir / "train_transcripts.txt", len(sk.history(trainer)))
+
     # Plot a few test utterances: spectrogram over the CTC posteriors, with the decoded text.
     batch = next(iter(data.test_dataloader()))
     picks = slice(0, 3)
@@ -66,6 +78,7 @@ def main(cfg) -> dict:
     }
     sk.write_json(run_dir / "metrics.json", metrics)
     test = results["test"]
-    print(f"test WER {test['wer']:.2%} (beam {test['wer_beam']:.2%}), CER {test['cer']:.2%}; run: {run_dir}")
+    fused = f", beam + LM {results['test_lm']['wer_beam']:.2%}" if "test_lm" in results else ""
+    print(f"test WER {test['wer']:.2%} (beam {test['wer_beam']:.2%}{fused}), CER {test['cer']:.2%}; run: {run_dir}")
     metrics["run_dir"] = str(run_dir)
     return metrics

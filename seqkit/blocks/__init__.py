@@ -13,14 +13,15 @@ import logging
 from torch import nn
 
 from seqkit.blocks.backends import GRU, LSTM, RNN, SegRNN
-from seqkit.blocks.frontends import ConvSpectrogram, Segmenter
-from seqkit.blocks.heads import CTC, Forecast
+from seqkit.blocks.frontends import ConvSpectrogram, Embedding, Segmenter
+from seqkit.blocks.heads import CTC, Forecast, Softmax
 from seqkit.errors import SeqkitError, check_type, nearest
 
 log = logging.getLogger("seqkit")
 
 FRONTENDS = {
     "conv_spectrogram": ConvSpectrogram,
+    "embedding": Embedding,
     "segmenter": Segmenter,
 }
 BACKENDS = {
@@ -32,6 +33,7 @@ BACKENDS = {
 HEADS = {
     "ctc": CTC,
     "forecast": Forecast,
+    "softmax": Softmax,
 }
 TABLES = {"frontend": FRONTENDS, "backend": BACKENDS, "head": HEADS}
 
@@ -40,8 +42,8 @@ TABLES = {"frontend": FRONTENDS, "backend": BACKENDS, "head": HEADS}
 DATA_DIMS = ("in_dim", "channels", "seq_len", "pred_len", "sample_rate", "vocab_size")
 DERIVED = {
     "frontend": DATA_DIMS,
-    "backend": DATA_DIMS + ("seg_len", "per_channel", "norm"),
-    "head": DATA_DIMS + ("seg_len", "per_channel", "norm", "out_steps"),
+    "backend": DATA_DIMS + ("seg_len", "per_channel", "norm", "embedding"),
+    "head": DATA_DIMS + ("seg_len", "per_channel", "norm", "out_steps", "embedding"),
 }
 
 
@@ -106,4 +108,5 @@ def build(kind: str, spec: dict, **dims) -> nn.Module:
 
 
 __all__ = ["BACKENDS", "FRONTENDS", "HEADS", "TABLES", "build", "check_spec", "parameters",
-           "settable", "ConvSpectrogram", "Segmenter", "RNN", "LSTM", "GRU", "SegRNN", "CTC", "Forecast"]
+           "settable", "ConvSpectrogram", "Embedding", "Segmenter", "RNN", "LSTM", "GRU", "SegRNN", "CTC",
+           "Forecast", "Softmax"]

@@ -66,6 +66,9 @@ class Recurrent(nn.Module):
         layers: stacked layers.
         dropout: dropout between stacked layers.
         bidirectional: also read each sequence backwards and concatenate both directions.
+        stateful: carry the final state of each batch row into the same row of the next batch
+            (detached: truncated backpropagation through time), as for a language model reading
+            contiguous streams; `reset_state` forgets it. Forward only.
     """
 
     cell = "gru"
@@ -77,9 +80,14 @@ class Recurrent(nn.Module):
         layers: int = 1,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        stateful: bool = False,
     ):
         super().__init__()
         _check_sizes(hidden, layers, dropout)
+        if stateful and bidirectional:
+            raise SeqkitError("a stateful back-end cannot be bidirectional: the backward direction has no "
+                              "state to carry into the next batch; set bidirectional=false or stateful=false")
+        self.stateful, self.state = stateful, None
         directions = 2 if bidirectional else 1
         self.forward_layers = nn.ModuleList()
         self.backward_layers = nn.ModuleList()
@@ -92,16 +100,40 @@ class Recurrent(nn.Module):
         self.out_dim = hidden * directions
         self.provides: dict = {}
 
+    def reset_state(self) -> None:
+        """Forget the carried state: the next batch starts every row from zeros."""
+        self.state = None
+
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        carried = self.state if self.stateful and self._fits(self.state, x) else None
+        finals = []
         for layer, forward_rnn in enumerate(self.forward_layers):
             if layer:
                 x = self.dropout(x)
-            y, _ = forward_rnn(x)
+            if self.stateful:  # each row's state after its last valid step
+                y, final = run_packed(forward_rnn, x, lengths, carried[layer] if carried else None)
+                finals.append(_detach(final))
+            else:
+                y, _ = forward_rnn(x)
             if self.backward_layers:
                 back, _ = self.backward_layers[layer](reverse_within(x, lengths))
                 y = torch.cat([y, reverse_within(back, lengths)], dim=-1)  # (B, T, 2H)
             x = y
+        if self.stateful:
+            self.state = finals
         return x, lengths
+
+    @staticmethod
+    def _fits(state, x: Tensor) -> bool:
+        """A carried state fits a batch of the same number of rows (else it starts afresh)."""
+        if not state:
+            return False
+        first = state[0][0] if isinstance(state[0], tuple) else state[0]
+        return first.shape[1] == x.shape[0] and first.device == x.device
+
+
+def _detach(state):
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
 class RNN(Recurrent):

@@ -151,3 +151,39 @@ class ConvSpectrogram(nn.Module):
             y = y * valid[:, None, :, None]  # zero the padded frames, as zero padding would be alone
         y = y.permute(0, 2, 1, 3).flatten(2)  # (B, C, T/4, F/4) -> (B, T/4, C, F/4) -> (B, T/4, C*F/4)
         return self.dropout(self.project(y)), lengths
+
+
+class Embedding(nn.Module):
+    """Token embeddings: ids (B, T) -> vectors (B, T, dim), with dropout on the vectors.
+
+    The `softmax` head ties its output weights to this table when the sizes allow.
+
+    Args:
+        vocab_size: tokens of the tokenizer (derived from the data).
+        dim: size of each token's vector.
+        dropout: dropout on the embedded vectors while training.
+
+    Example:
+        >>> embed = Embedding(vocab_size=65, dim=32)
+        >>> y, lengths = embed(torch.randint(0, 65, (2, 10)), torch.tensor([10, 7]))
+        >>> tuple(y.shape), embed.out_dim
+        ((2, 10, 32), 32)
+    """
+
+    def __init__(self, vocab_size: int, dim: int = 256, dropout: float = 0.0):
+        super().__init__()
+        if vocab_size < 1 or dim < 1:
+            raise SeqkitError(f"embedding vocab_size and dim must be positive, got {vocab_size} and {dim}")
+        self.embedding = nn.Embedding(vocab_size, dim)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # small: the table is also the output layer when tied
+        self.dropout = nn.Dropout(dropout)
+        self.out_dim = dim
+        self.provides = {"embedding": self.embedding}  # for the head's tied weights
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        if x.dim() == 3 and x.shape[-1] == 1:
+            x = x.squeeze(-1)  # (B, T, 1) -> (B, T)
+        if x.dim() != 2 or x.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+            raise SeqkitError(f"the embedding front-end reads token ids (B, T) of integers, got "
+                              f"{x.dtype} {tuple(x.shape)}: use it on text")
+        return self.dropout(self.embedding(x.long())), lengths

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric, MetricCollection
 from torchmetrics.text import CharErrorRate, WordErrorRate
 from torchmetrics.wrappers import LambdaInputTransformer
 
@@ -135,6 +137,7 @@ class CTC(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.project = nn.Linear(in_dim, vocab_size + 1)
         self.beam = beam
+        self.scorer = None  # a language model for the beam search, see `fuse`
         self.out_dim = vocab_size + 1
 
     def forward(self, x: Tensor, lengths: Tensor, inputs=None, input_lengths=None) -> tuple[Tensor, Tensor]:
@@ -148,9 +151,17 @@ class CTC(nn.Module):
         )  # (B, T, V) -> (T, B, V); unit u is class u + 1
 
     def decode(self, log_probs: Tensor, lengths: Tensor, beam: int = 1) -> list[list[int]]:
-        """Unit ids per utterance: greedy for ``beam=1``, else prefix beam search."""
-        classes = greedy(log_probs, lengths) if beam <= 1 else beam_search(log_probs, lengths, beam)
+        """Unit ids per utterance: greedy for ``beam=1``, else prefix beam search (with the
+        language model given to `fuse`, if any)."""
+        if beam <= 1:
+            classes = greedy(log_probs, lengths)
+        else:
+            classes = beam_search(log_probs, lengths, beam, self.scorer)
         return [[c - 1 for c in row] for row in classes]
+
+    def fuse(self, scorer) -> None:
+        """Score beam-search prefixes with a language model from now on (None: stop)."""
+        self.scorer = scorer
 
     def metrics(self, tokenizer=None, **info) -> MetricCollection:
         """Word and character error rates of greedy and beam decoding."""
@@ -167,3 +178,93 @@ class CTC(nn.Module):
             texts = [tokenizer.decode(ids) for ids in self.decode(log_probs, lengths, beam)]
             metrics["wer" + suffix].update(texts, batch["texts"])
             metrics["cer" + suffix].update(texts, batch["texts"])
+
+
+class Softmax(nn.Module):
+    """Next-token probabilities over the vocabulary, trained with cross-entropy.
+
+    With ``tie`` and an `embedding` front-end, the output weights are the embedding table itself
+    (one shared tensor, Press & Wolf 2017); when the back-end's size differs from the table's, a
+    linear projection to the embedding size comes first.
+
+    Args:
+        in_dim: size of the back-end's states (derived).
+        vocab_size: tokens of the tokenizer (derived from the data).
+        embedding: the front-end's ``nn.Embedding`` (derived), for tying.
+        tie: share the output weights with the embedding when there is one.
+        dropout: dropout on the back-end's states.
+
+    Example:
+        >>> from seqkit.blocks.frontends import Embedding
+        >>> embed = Embedding(vocab_size=65, dim=32)
+        >>> head = Softmax(in_dim=48, vocab_size=65, embedding=embed.embedding)
+        >>> logits, lengths = head(torch.randn(2, 10, 48), torch.tensor([10, 10]), None, None)
+        >>> tuple(logits.shape), head.weight is embed.embedding.weight
+        ((2, 10, 65), True)
+    """
+
+    def __init__(self, in_dim: int, vocab_size: int, embedding: nn.Embedding | None = None, tie: bool = True,
+                 dropout: float = 0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        tied = tie and embedding is not None and embedding.num_embeddings == vocab_size
+        width = embedding.embedding_dim if tied else in_dim
+        self.project = nn.Linear(in_dim, width) if width != in_dim else nn.Identity()
+        self.weight = embedding.weight if tied else nn.Parameter(torch.empty(vocab_size, in_dim).normal_(0, 0.02))
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        self.tied = tied
+        self.out_dim = vocab_size
+
+    def forward(self, x: Tensor, lengths: Tensor, inputs=None, input_lengths=None) -> tuple[Tensor, Tensor]:
+        x = self.project(self.dropout(x))  # (B, T, H) -> (B, T, E)
+        return nn.functional.linear(x, self.weight, self.bias).float(), lengths  # (B, T, V)
+
+    def loss(self, logits: Tensor, lengths: Tensor, batch: dict) -> Tensor:
+        """Mean cross-entropy (nats) per target token; steps past a row's length are ignored."""
+        return self.nats(logits, lengths, batch["targets"]).sum() / lengths.sum().clamp(min=1)
+
+    @staticmethod
+    def nats(logits: Tensor, lengths: Tensor, targets: Tensor) -> Tensor:
+        """Cross-entropy of every target token (B, T); zero past each row's length."""
+        steps = torch.arange(targets.shape[1], device=targets.device)
+        valid = steps.unsqueeze(0) < lengths.to(targets.device).unsqueeze(1)  # (B, T)
+        nats = nn.functional.cross_entropy(logits.transpose(1, 2), targets.masked_fill(~valid, -100),
+                                           reduction="none")  # (B, V, T) against (B, T)
+        return nats
+
+    def metrics(self, **info) -> TokenScores:
+        return TokenScores()
+
+    def update(self, metrics: TokenScores, logits: Tensor, lengths: Tensor, batch: dict) -> None:
+        nats = self.nats(logits, lengths, batch["targets"])
+        metrics.update(nats.sum(), int(lengths.sum()), batch.get("chars", int(lengths.sum())))
+
+
+class TokenScores(Metric):
+    """Cross-entropy summed over tokens: loss (nats per token), perplexity and bits per character.
+
+    Bits per character divide the total by the characters of the original text that the tokens
+    stand for, so models over characters and over sentencepiece pieces compare.
+
+    Example:
+        >>> scores = TokenScores()
+        >>> scores.update(torch.tensor(4 * math.log(2)), tokens=2, chars=4)
+        >>> {k: round(float(v), 4) for k, v in scores.compute().items()}
+        {'loss': 1.3863, 'bpc': 1.0, 'perplexity': 4.0}
+    """
+
+    full_state_update = False
+
+    def __init__(self):
+        super().__init__()
+        for name in ("nats", "tokens", "chars"):
+            self.add_state(name, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, nats: Tensor, tokens: int, chars: int) -> None:
+        self.nats += nats.double()
+        self.tokens += tokens
+        self.chars += chars
+
+    def compute(self) -> dict[str, Tensor]:
+        loss = self.nats / self.tokens
+        return {"loss": loss, "bpc": self.nats / self.chars / math.log(2), "perplexity": loss.exp()}

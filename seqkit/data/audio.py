@@ -137,6 +137,10 @@ class Utterances(Dataset):
         picks, pauses = self.plan(i)
         return sum(len(self.recordings[p].audio) for p in picks) + sum(pauses)
 
+    def transcript(self, i: int) -> str:
+        """The transcript of utterance i (without building its audio)."""
+        return " ".join(DIGITS[self.recordings[p].digit] for p in self.plan(i)[0])
+
     def utterance(self, i: int) -> tuple[np.ndarray, str, list[int]]:
         """Audio, transcript and the recordings used, for utterance i."""
         picks, pauses = self.plan(i)
@@ -260,6 +264,14 @@ class SpeechData(L.LightningDataModule):
             self.tokenizer = PieceTokenizer.fit(train_texts, vocab_size, model_type)
         else:
             raise SeqkitError(f"data.units must be chars or sentencepiece, got {units!r}")
+
+    def write_transcripts(self, path: Path, epochs: int) -> Path:
+        """Write the transcripts of the training utterances of `epochs` epochs, one per line
+        (the text to train a language model for LM fusion on)."""
+        data = self.splits["train"]
+        count = len(data) * (epochs if self.task == "connected" else 1)
+        path.write_text("".join(data.transcript(i) + "\n" for i in range(count)), encoding="utf-8")
+        return path
 
     def mean_seconds(self, split: str, sample: int = 200) -> float:
         """Mean utterance duration of a split (from the first `sample` utterances' plans)."""
