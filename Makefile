@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SHARED_DATA := $(abspath ../shared/data)
 export SEQKIT_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
-.PHONY: run test lint bench bench-speed bench-asr clean
+.PHONY: run test lint bench bench-speed bench-asr bench-lm clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,6 @@ clean:
 
 bench-asr: $(VENV)/.installed  ## the ASR benchmark (about two hours on 2 cores)
 	$(BIN)/python benchmarks/asr.py $(ARGS)
+
+bench-lm: $(VENV)/.installed  ## the LM benchmark (about 15 minutes on 2 cores)
+	$(BIN)/python benchmarks/lm.py $(ARGS)

@@ -2,13 +2,14 @@
 
 Trains the recipe (default settings unless overridden) and reports test WER/CER greedy and beam,
 training time and throughput; isolated-digit accuracy (1 - WER); the WER with each of the 5
-speakers held out in turn and its mean; and the real-time factor of `seqkit transcribe`'s
+speakers held out in turn and its mean, each also with a character language model (trained on
+the training transcripts by recipes/lm) fused into the beam search; and the real-time factor of `seqkit transcribe`'s
 pipeline (file reading, features, model, decoding) on 100 files, process start-up apart.
 Prints a table and writes JSON, updated after every run.
 
 Usage:
     python benchmarks/asr.py                         # everything (about two hours on 2 cores)
-    python benchmarks/asr.py --only connected speed  # a part: connected, isolated, speakers, speed
+    python benchmarks/asr.py --only connected speed  # a part: lm, connected, isolated, speakers, speed
 Set SEQKIT_DATA to the folder holding fsdd/recordings (`make bench-asr` does).
 """
 
@@ -39,9 +40,28 @@ def run(name: str, extra: list[str]) -> dict:
     run_dir = ROOT / "benchmarks/results/runs" / f"asr-{name}-{stamp}"
     overrides = ["trainer.enable_progress_bar=false", f"run_dir={run_dir}", *extra]
     metrics = run_recipe(overrides)
-    return {"test": metrics["test"], "val": metrics["val"], "fit_seconds": metrics["fit_seconds"],
+    fused = {k: metrics[k] for k in ("test_lm", "val_lm") if k in metrics}
+    return {"test": metrics["test"], "val": metrics["val"], **fused, "fit_seconds": metrics["fit_seconds"],
             "train_audio_seconds_per_second": metrics["train_audio_seconds_per_second"],
             "epochs": metrics["epochs"], "run_dir": metrics["run_dir"], "overrides": extra}
+
+
+def transcripts_lm() -> str:
+    """Train a small character LSTM language model on the default recipe's training transcripts
+    (recipes/lm on the text `SpeechData.write_transcripts` writes); return its run directory."""
+    sys.path.insert(0, str(ROOT))
+    import seqkit as sk
+
+    cfg = sk.load_config(ROOT / "recipes/asr")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    text = ROOT / "benchmarks/results/runs" / f"asr-transcripts-{stamp}.txt"
+    text.parent.mkdir(parents=True, exist_ok=True)
+    sk.SpeechData(**cfg.data).write_transcripts(text, cfg.trainer.max_epochs)
+    run_dir = ROOT / "benchmarks/results/runs" / f"lm-transcripts-{stamp}"
+    sk.run_recipe(ROOT / "recipes/lm", [
+        f"data.path={text}", "model.frontend.dim=64", "model.backend.hidden=128", "model.backend.layers=1",
+        "trainer.max_epochs=1", "trainer.enable_progress_bar=false", f"run_dir={run_dir}"])
+    return str(run_dir)
 
 
 def transcribe_speed(checkpoint: str, files: int = 100) -> dict:
@@ -69,7 +89,9 @@ def transcribe_speed(checkpoint: str, files: int = 100) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", default=["connected", "isolated", "speakers", "speed"])
+    parser.add_argument("--only", nargs="+", default=["lm", "connected", "isolated", "speakers", "speed"],
+                        choices=["lm", "connected", "isolated", "speakers", "speed", "nolm"],
+                        help="parts to run; 'lm' trains the fusion LM first, 'nolm' skips fusion")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every training run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/asr.json")
     args = parser.parse_args()
@@ -79,8 +101,12 @@ def main() -> None:
     def save():
         args.out.write_text(json.dumps(report, indent=2) + "\n")
 
+    if "lm" in args.only:  # the language model for shallow fusion, reported as *_lm beside the plain beam
+        report["fusion_lm"] = transcripts_lm()
+        save()
+    fusion = [f"decode.lm={report['fusion_lm']}"] if "fusion_lm" in report and "nolm" not in args.only else []
     if "connected" in args.only:
-        report["connected"] = run("connected", args.set)
+        report["connected"] = run("connected", [*fusion, *args.set])
         save()
         t = report["connected"]["test"]
         print(f"connected, FSDD split: WER {t['wer']:.2%} (beam {t['wer_beam']:.2%}), CER {t['cer']:.2%}, "
@@ -92,13 +118,19 @@ def main() -> None:
     if "speakers" in args.only:
         report["speakers"] = report.get("speakers", {})
         for speaker in SPEAKERS:
-            report["speakers"][speaker] = run(f"without-{speaker}", [f"data.test_speakers=[{speaker}]", *args.set])
+            report["speakers"][speaker] = run(f"without-{speaker}",
+                                              [f"data.test_speakers=[{speaker}]", *fusion, *args.set])
             save()
-        wers = [r["test"]["wer"] for r in report["speakers"].values()]
-        report["speakers_mean_wer"] = statistics.mean(wers)
+        runs = report["speakers"].values()
+        for key in ("wer", "wer_beam"):
+            report[f"speakers_mean_{key}"] = statistics.mean(r["test"][key] for r in runs)
+        if all("test_lm" in r for r in runs):
+            report["speakers_mean_wer_beam_lm"] = statistics.mean(r["test_lm"]["wer_beam"] for r in runs)
         save()
         each = ", ".join(f"{s} {r['test']['wer']:.2%}" for s, r in report["speakers"].items())
-        print(f"leave one speaker out: {each}; mean {report['speakers_mean_wer']:.2%} (target <= 10%)")
+        fused = (f", beam {report['speakers_mean_wer_beam']:.2%}, beam + LM {report['speakers_mean_wer_beam_lm']:.2%}"
+                 if "speakers_mean_wer_beam_lm" in report else "")
+        print(f"leave one speaker out: {each}; mean {report['speakers_mean_wer']:.2%}{fused} (target <= 10%)")
     if "speed" in args.only and "connected" in report:
         report["transcribe"] = transcribe_speed(report["connected"]["run_dir"])
         save()

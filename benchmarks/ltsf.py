@@ -25,24 +25,12 @@ import time
 from pathlib import Path
 
 import torch
+from common import matmul_gflops
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = {96: (0.351, 0.392), 192: (0.392, 0.414), 336: (0.423, 0.433), 720: (0.466, 0.472)}
 REFERENCE_H96 = (0.357, 0.395)  # reference code, every test window, seed 2024, this machine
 REFERENCE_SPEED = {"train_epoch_s": 92.0, "eval_epoch_s": 35.0, "peak_memory_gb": 2.3}
-
-
-def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> float:
-    """This machine's float32 matrix-multiply rate (best of repeated timed products)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    best, end = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        start = time.perf_counter()
-        for _ in range(3):
-            a @ b
-        best = max(best, 3 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
-    return best
 
 
 def run_recipe(overrides: list[str]) -> dict:

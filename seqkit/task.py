@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from seqkit.errors import SeqkitError
@@ -16,7 +20,7 @@ def epoch_factor(schedule: str, epoch: int, max_epochs: int = 1) -> float:
 
     ``type3`` is the SegRNN reference code's: the base rate for epochs 1-4, then x0.8 per epoch
     (epoch e >= 5 uses lr * 0.8^(e-4)). ``constant`` keeps it; ``cosine`` decays to 0 over
-    `max_epochs`.
+    `max_epochs` (the Task steps it per batch instead, see `CosineSchedule`).
 
     Example:
         >>> [round(epoch_factor("type3", e), 4) for e in range(7)]
@@ -29,6 +33,26 @@ def epoch_factor(schedule: str, epoch: int, max_epochs: int = 1) -> float:
     if schedule == "cosine":
         return 0.5 * (1 + torch.cos(torch.tensor(torch.pi * epoch / max(1, max_epochs))).item())
     raise SeqkitError(f"train.schedule must be type3, constant or cosine, got {schedule!r}")
+
+
+class CosineSchedule:
+    """A per-step multiplier for LambdaLR that decays from 1 to 0 along a cosine over the run.
+
+    The run's progress is the larger of the steps done out of `total_steps` and the seconds
+    since the first step out of `seconds` (``trainer.max_time``), so that a wall-clock budget
+    also ends with a low learning rate. Holds plain numbers only (it is saved in checkpoints).
+    """
+
+    def __init__(self, total_steps: float, seconds: float | None = None):
+        self.total_steps, self.seconds, self.start = total_steps, seconds, None
+
+    def __call__(self, step: int) -> float:
+        if self.start is None:
+            self.start = time.monotonic()
+        progress = step / self.total_steps if math.isfinite(self.total_steps) and self.total_steps > 0 else 0.0
+        if self.seconds:
+            progress = max(progress, (time.monotonic() - self.start) / self.seconds)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 class EpochSchedule:
@@ -101,6 +125,12 @@ class Task(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = OPTIMIZERS[self.optimizer](self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if self.schedule == "cosine":  # step by step, over the run's steps or its max_time
+            timers = [c for c in self.trainer.callbacks if isinstance(c, Timer)] if self.trainer else []
+            budget = timers[0]._duration if timers else None  # trainer.max_time, in seconds
+            total = self.trainer.estimated_stepping_batches if self.trainer else float("inf")
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, CosineSchedule(float(total), budget))
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
         max_epochs = self.trainer.max_epochs if self.trainer and self.trainer.max_epochs else 1
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, EpochSchedule(self.schedule, max_epochs))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}

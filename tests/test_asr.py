@@ -88,6 +88,31 @@ def test_connected_digits_are_deterministic_and_match_their_recordings(recording
                 start += pause
 
 
+def test_speed_perturbation_changes_the_audio_of_training_utterances_only(recordings, data_root):
+    parts = split(recordings)
+    plain = sk.data.audio.Utterances(parts["train"], count=30, seed=3)
+    fast = sk.data.audio.Utterances(parts["train"], count=30, seed=3, speed=0.1)
+    for i in range(30):
+        (_, text, picks), (audio2, text2, picks2) = plain.utterance(i), fast.utterance(i)
+        assert text == text2 and picks == picks2 and plain.plan(i)[1] == fast.plan(i)[1]  # same words and pauses
+        factors = fast.plan(i)[2]
+        assert all(0.9 <= f <= 1.1 for f in factors) and len(audio2) == fast.length(i)
+        first = sk.data.audio.speed_perturb(parts["train"][picks[0]].audio, factors[0])
+        assert np.array_equal(audio2[: len(first)], first)  # each recording is played at its own speed
+        assert abs(len(first) - len(parts["train"][picks[0]].audio) / factors[0]) <= 1
+    again = sk.data.audio.Utterances(parts["train"], count=30, seed=3, speed=0.1)
+    assert np.array_equal(fast.utterance(5)[0], again.utterance(5)[0])  # deterministic
+    # A 500 Hz tone played 1.1 times faster is a 550 Hz tone.
+    tone = np.sin(2 * np.pi * 500 * np.arange(8000) / 8000).astype(np.float32)
+    faster = sk.data.audio.speed_perturb(tone, 1.1)
+    peak = np.argmax(np.abs(np.fft.rfft(faster))) * 8000 / len(faster)
+    assert abs(peak - 550) < 2
+    data = sk.SpeechData(data_root / "fsdd/recordings", speed_perturb=0.1, train_utterances=8, eval_utterances=8)
+    assert data.splits["train"].speed == 0.1 and data.splits["val"].speed == data.splits["test"].speed == 0.0
+    with pytest.raises(SeqkitError, match="data.speed_perturb must be in"):
+        sk.data.audio.Utterances(parts["train"], count=3, seed=3, speed=0.7)
+
+
 def test_splits_never_share_a_recording(recordings):
     names = {k: {(r.digit, r.speaker, r.index) for r in v} for k, v in split(recordings).items()}
     assert not names["train"] & names["test"] and not names["val"] & names["test"]

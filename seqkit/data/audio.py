@@ -108,12 +108,14 @@ class Utterances(Dataset):
     """
 
     def __init__(self, recordings: list[Recording], count: int, seed: int, task: str = "connected",
-                 max_digits: int = 7, sample_rate: int = 8000, noise: float = 0.0):
+                 max_digits: int = 7, sample_rate: int = 8000, noise: float = 0.0, speed: float = 0.0):
         if task not in ("connected", "isolated"):
             raise SeqkitError(f"data.task must be connected or isolated, got {task!r}")
+        if not 0.0 <= speed < 0.5:
+            raise SeqkitError(f"data.speed_perturb must be in [0, 0.5), got {speed}")
         self.recordings, self.seed, self.task = recordings, seed, task
         self.count = len(recordings) if task == "isolated" else count
-        self.max_digits, self.sample_rate, self.noise = max_digits, sample_rate, noise
+        self.max_digits, self.sample_rate, self.noise, self.speed = max_digits, sample_rate, noise, speed
         by_speaker: dict[str, list[int]] = {}
         for i, r in enumerate(recordings):
             by_speaker.setdefault(r.speaker, []).append(i)
@@ -123,19 +125,25 @@ class Utterances(Dataset):
     def __len__(self) -> int:
         return self.count
 
-    def plan(self, i: int) -> tuple[list[int], list[int]]:
-        """The recordings (indices) and the pauses (samples) of utterance i."""
+    def plan(self, i: int) -> tuple[list[int], list[int], list[float]]:
+        """The recordings (indices), the pauses (samples) and the speed factors of utterance i."""
         if self.task == "isolated":
-            return [i % len(self.recordings)], []
-        rng = np.random.default_rng((self.seed, i))
-        pool = self.by_speaker[self.speakers[rng.integers(len(self.speakers))]]
-        picks = rng.choice(pool, size=rng.integers(1, self.max_digits + 1)).tolist()
-        pauses = rng.integers(int(0.05 * self.sample_rate), int(0.3 * self.sample_rate) + 1, len(picks) - 1)
-        return picks, pauses.tolist()
+            picks, pauses = [i % len(self.recordings)], []
+        else:
+            rng = np.random.default_rng((self.seed, i))
+            pool = self.by_speaker[self.speakers[rng.integers(len(self.speakers))]]
+            picks = rng.choice(pool, size=rng.integers(1, self.max_digits + 1)).tolist()
+            pauses = rng.integers(int(0.05 * self.sample_rate), int(0.3 * self.sample_rate) + 1,
+                                  len(picks) - 1).tolist()
+        factors = [1.0] * len(picks)
+        if self.speed:  # a separate stream: the same recordings and pauses with or without perturbation
+            rng = np.random.default_rng((self.seed, i, 2))
+            factors = (1 + rng.uniform(-self.speed, self.speed, len(picks))).tolist()
+        return picks, pauses, factors
 
     def length(self, i: int) -> int:
-        picks, pauses = self.plan(i)
-        return sum(len(self.recordings[p].audio) for p in picks) + sum(pauses)
+        picks, pauses, factors = self.plan(i)
+        return sum(_stretched(len(self.recordings[p].audio), f) for p, f in zip(picks, factors)) + sum(pauses)
 
     def transcript(self, i: int) -> str:
         """The transcript of utterance i (without building its audio)."""
@@ -143,17 +151,35 @@ class Utterances(Dataset):
 
     def utterance(self, i: int) -> tuple[np.ndarray, str, list[int]]:
         """Audio, transcript and the recordings used, for utterance i."""
-        picks, pauses = self.plan(i)
+        picks, pauses, factors = self.plan(i)
         parts = []
         for k, p in enumerate(picks):
             if k:
                 parts.append(np.zeros(pauses[k - 1], np.float32))
-            parts.append(self.recordings[p].audio)
+            parts.append(speed_perturb(self.recordings[p].audio, factors[k]))
         audio = np.concatenate(parts)
         if self.noise:
             noise = np.random.default_rng((self.seed, i, 1)).normal(0, self.noise, len(audio))
             audio = audio + noise.astype(np.float32)
         return audio, " ".join(DIGITS[self.recordings[p].digit] for p in picks), picks
+
+
+def _stretched(samples: int, factor: float) -> int:
+    return max(1, round(samples / factor))
+
+
+def speed_perturb(audio: np.ndarray, factor: float) -> np.ndarray:
+    """Play `audio` `factor` times faster (tempo and pitch together, as Kaldi's speed
+    perturbation), by linear interpolation; factor 1 returns it unchanged.
+
+    Example:
+        >>> len(speed_perturb(np.zeros(8000, np.float32), 1.1)), len(speed_perturb(np.zeros(8000, np.float32), 0.9))
+        (7273, 8889)
+    """
+    if factor == 1.0:
+        return audio
+    positions = np.arange(_stretched(len(audio), factor)) * factor  # where each new sample reads the old
+    return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
 
 class Batches(Sampler):
@@ -240,6 +266,7 @@ class SpeechData(L.LightningDataModule):
         eval_utterances: fixed validation and test utterances (each).
         max_digits: longest connected utterance.
         noise: standard deviation of white noise added to connected utterances (0: none).
+        speed_perturb: training recordings play at a random speed in [1 - p, 1 + p] (0: none).
         sample_rate: the rate of the recordings and of the model.
         seed: seeds the utterance builder.
     """
@@ -247,7 +274,7 @@ class SpeechData(L.LightningDataModule):
     def __init__(self, path: str = "fsdd/recordings", task: str = "connected", test_speakers: list[str] = (),
                  units: str = "chars", vocab_size: int = 32, model_type: str = "unigram", batch_size: int = 32,
                  train_utterances: int = 4000, eval_utterances: int = 500, max_digits: int = 7,
-                 noise: float = 0.0, sample_rate: int = 8000, seed: int = 0):
+                 noise: float = 0.0, speed_perturb: float = 0.0, sample_rate: int = 8000, seed: int = 0):
         super().__init__()
         folder = Path(path)
         folder = folder if folder.is_absolute() else locate_folder(path)
@@ -255,7 +282,8 @@ class SpeechData(L.LightningDataModule):
         parts = split(read_fsdd(folder, sample_rate), list(test_speakers or []))
         count = {"train": train_utterances, "val": eval_utterances, "test": eval_utterances}
         offsets = {"train": 0, "val": 1_000_000, "test": 2_000_000}  # distinct seeds per split
-        self.splits = {name: Utterances(recs, count[name], seed + offsets[name], task, max_digits, sample_rate, noise)
+        self.splits = {name: Utterances(recs, count[name], seed + offsets[name], task, max_digits, sample_rate, noise,
+                                        speed_perturb if name == "train" else 0.0)
                        for name, recs in parts.items()}
         train_texts = [self.splits["train"].utterance(i)[1] for i in range(min(2000, len(self.splits["train"])))]
         if units == "chars":
