@@ -2,9 +2,10 @@
 
 Trains the recipe (default settings unless overridden) and reports test WER/CER greedy and beam,
 training time and throughput; isolated-digit accuracy (1 - WER); the WER with each of the 5
-speakers held out in turn and its mean, each also with a character language model (trained on
-the training transcripts by recipes/lm) fused into the beam search; and the real-time factor of `seqkit transcribe`'s
-pipeline (file reading, features, model, decoding) on 100 files, process start-up apart.
+speakers held out in turn and its mean; each run's beam search also with a character language
+model (recipes/lm trained on the training transcripts) fused in; and the real-time factor of
+`seqkit transcribe`'s pipeline (file reading, features, model, decoding) on 100 files, process
+start-up apart.
 Prints a table and writes JSON, updated after every run.
 
 Usage:
@@ -72,7 +73,7 @@ def transcribe_speed(checkpoint: str, files: int = 100) -> dict:
     from seqkit.predict import transcribe
 
     folder = data_root()[0] / "fsdd" / "recordings"
-    paths = sorted(folder.glob("*_*_4.wav"))[:files]
+    paths = sorted(folder.glob("*_*_[34].wav"))[:files]  # test recordings (index 0-4)
     audio_seconds = sum(sf.info(p).duration for p in paths)
     transcribe(checkpoint, paths[:2])  # warm-up
     start = time.perf_counter()

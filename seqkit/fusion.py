@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seqkit.blocks.heads import Softmax
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel
 
@@ -53,7 +54,7 @@ class LanguageModelScorer:
         from seqkit.data.text import tokenizer_from_data
 
         model, info = load_model(resolve(path))
-        if "tokenizer" not in info or not hasattr(model.head, "tied"):
+        if "tokenizer" not in info or not isinstance(model.head, Softmax):
             raise SeqkitError(f"{path} is a {info.get('recipe')} checkpoint, not a language model")
         return cls(model, tokenizer_from_data(info["tokenizer"]), units, weight)
 
