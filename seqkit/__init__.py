@@ -43,6 +43,9 @@ _WHERE = {
     "build_model": "seqkit.model",
     "SeqModel": "seqkit.model",
     "ctc_plot": "seqkit.plots",
+    "confusion_plot": "seqkit.plots",
+    "Classify": "seqkit.blocks.heads",
+    "WordTokenizer": "seqkit.data.text",
     "forecast_plot": "seqkit.plots",
     "loss_curves": "seqkit.plots",
     "run_recipe": "seqkit.recipes",
@@ -71,10 +74,10 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACKENDS", "build", "build_model", "CharTokenizer", "ConvSpectrogram", "create_run_dir", "CTC",
-    "ctc_plot", "data_root", "DATAMODULES", "Embedding", "Forecast", "forecast_plot", "FRONTENDS", "generate",
-    "GRU", "HEADS", "history", "LanguageModelScorer", "load_config", "load_model", "locate", "loss_curves",
-    "LSTM", "make_trainer", "PieceTokenizer", "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN",
-    "SeqkitError", "SeqModel", "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict",
-    "tokenizer_from_data", "TokenScores", "write_json",
+    "BACKENDS", "build", "build_model", "CharTokenizer", "Classify", "confusion_plot", "ConvSpectrogram",
+    "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "Forecast", "forecast_plot",
+    "FRONTENDS", "generate", "GRU", "HEADS", "history", "LanguageModelScorer", "load_config", "load_model",
+    "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer", "read_text", "RNN", "run_recipe",
+    "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "SeriesData", "Softmax", "SpeechData", "Task",
+    "TextData", "to_dict", "tokenizer_from_data", "TokenScores", "WordTokenizer", "write_json",
 ]

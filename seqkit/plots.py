@@ -1,4 +1,5 @@
-"""Plots a person looks at after a run: forecasts against the truth, loss curves."""
+"""Plots a person looks at after a run: forecasts against the truth, loss curves, CTC posteriors,
+confusion matrices."""
 
 from __future__ import annotations
 
@@ -105,4 +106,25 @@ def ctc_plot(path: Path, spectrograms: list[np.ndarray], posteriors: list[np.nda
     axes[-1, 0].set_xlabel("output frame (40 ms)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def confusion_plot(path: Path, confusion: np.ndarray, labels: list[str], title: str = "") -> None:
+    """Draw a confusion matrix (rows: true class, columns: predicted) with the count in each cell."""
+    size = max(4.0, 0.55 * len(labels) + 1.5)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    high = confusion.max() if confusion.size else 0
+    for (row, col), count in np.ndenumerate(confusion):
+        if count:
+            ax.text(col, row, int(count), ha="center", va="center", fontsize=8,
+                    color="white" if count > high / 2 else "black")
+    accuracy = np.trace(confusion) / max(1, confusion.sum())
+    ax.set_title(title or f"accuracy {accuracy:.2%} over {int(confusion.sum())} utterances")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -120,7 +120,9 @@ class Task(L.LightningModule):
         self.model.head.update(self.test_metrics, *self(batch), batch)
 
     def on_test_epoch_end(self):
-        self.log_dict({f"test/{k}": v for k, v in self.test_metrics.compute().items()}, sync_dist=True)
+        values = self.test_metrics.compute()
+        self.test_values = {k: v.detach().cpu() for k, v in values.items()}  # all of them: a confusion matrix too
+        self.log_dict({f"test/{k}": v for k, v in values.items() if v.numel() == 1}, sync_dist=True)
         self.test_metrics.reset()
 
     def configure_optimizers(self):

@@ -228,5 +228,44 @@ def test_sentencepiece_units_are_trained_on_training_transcripts_only(data_root)
         assert tokenizer.decode(tokenizer.encode(text)) == text
     again = sk.tokenizer_from_data(tokenizer.to_data())
     assert again.encode("three one four") == tokenizer.encode("three one four")
-    with pytest.raises(SeqkitError, match="data.units must be chars or sentencepiece"):
-        sk.SpeechData(units="words", train_utterances=10, eval_utterances=10)
+    with pytest.raises(SeqkitError, match="data.units must be chars, words or sentencepiece, got 'phones'"):
+        sk.SpeechData(units="phones", train_utterances=10, eval_utterances=10)
+
+
+def test_words_units_make_the_ten_digits_the_classes(data_root):
+    data = sk.SpeechData(data_root / "fsdd/recordings", task="isolated", units="words", train_utterances=8,
+                         eval_utterances=8)
+    assert data.tokenizer.words == sorted(DIGITS) and data.dims["vocab_size"] == 10
+    assert data.tokenizer.decode(data.tokenizer.encode("three one")) == "three one"
+    with pytest.raises(SeqkitError, match="word 'eleven' is not in the model's vocabulary"):
+        data.tokenizer.encode("eleven")
+
+
+def test_classify_head_pools_only_valid_steps_and_refuses_several_units():
+    head = sk.Classify(in_dim=4, vocab_size=3)
+    x = torch.randn(2, 6, 4)
+    padded = x.clone()
+    padded[1, 3:] = 100.0  # padding after row 1's length
+    for pooling in ("mean", "max", "last"):
+        head.pooling = pooling
+        lengths = torch.tensor([6, 3])
+        assert torch.allclose(head(x, lengths)[0], head(padded, lengths)[0])
+    with pytest.raises(SeqkitError, match="exactly one unit per sequence"):
+        head.loss(head(x, lengths)[0], lengths, {"targets": torch.tensor([[1, 2], [0, 0]]),
+                                                 "target_lengths": torch.tensor([2, 1])})
+
+
+def test_kws_recipe_smoke_run(tmp_path, data_root):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQKIT_DATA", str(data_root))
+        code, out, err = run_cli("run", ROOT / "recipes/kws", "-c", ROOT / "configs/debug.yaml",
+                                 f"run_dir={tmp_path / 'run'}")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    matrix = np.array(metrics["confusion"]["matrix"])
+    assert matrix.shape == (10, 10) and metrics["confusion"]["labels"] == sorted(DIGITS)
+    assert matrix.sum() == min(2 * 16, 250)  # debug: two test batches of 16 recordings
+    assert (tmp_path / "run/confusion.png").is_file()
+    code, out, err = run_cli("eval", tmp_path / "run")
+    assert code == 0 and set(json.loads(out)) == {"accuracy"}

@@ -14,7 +14,7 @@ from torch import nn
 
 from seqkit.blocks.backends import GRU, LSTM, RNN, SegRNN
 from seqkit.blocks.frontends import ConvSpectrogram, Embedding, Segmenter
-from seqkit.blocks.heads import CTC, Forecast, Softmax
+from seqkit.blocks.heads import CTC, Classify, Forecast, Softmax
 from seqkit.errors import SeqkitError, check_type, nearest
 
 log = logging.getLogger("seqkit")
@@ -31,6 +31,7 @@ BACKENDS = {
     "segrnn": SegRNN,
 }
 HEADS = {
+    "classify": Classify,
     "ctc": CTC,
     "forecast": Forecast,
     "softmax": Softmax,
@@ -108,5 +109,5 @@ def build(kind: str, spec: dict, **dims) -> nn.Module:
 
 
 __all__ = ["BACKENDS", "FRONTENDS", "HEADS", "TABLES", "build", "check_spec", "parameters",
-           "settable", "ConvSpectrogram", "Embedding", "Segmenter", "RNN", "LSTM", "GRU", "SegRNN", "CTC",
+           "settable", "Classify", "ConvSpectrogram", "Embedding", "Segmenter", "RNN", "LSTM", "GRU", "SegRNN", "CTC",
            "Forecast", "Softmax"]

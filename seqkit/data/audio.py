@@ -18,7 +18,7 @@ import torchaudio.functional as AF
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqkit.data.root import locate
-from seqkit.data.text import CharTokenizer, PieceTokenizer
+from seqkit.data.text import CharTokenizer, PieceTokenizer, WordTokenizer
 from seqkit.errors import SeqkitError
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -258,7 +258,8 @@ class SpeechData(L.LightningDataModule):
         path: the folder of FSDD recordings, under the data root or absolute.
         task: ``connected`` (1-`max_digits` digits per utterance) or ``isolated``.
         test_speakers: hold these speakers out entirely (test); empty for FSDD's own split.
-        units: ``chars`` or ``sentencepiece`` (trained on the training transcripts only).
+        units: ``chars``, ``words`` (the digit words) or ``sentencepiece`` (trained on the
+            training transcripts only).
         vocab_size: sentencepiece vocabulary size.
         model_type: sentencepiece ``unigram`` or ``bpe``.
         batch_size: utterances per batch.
@@ -288,10 +289,12 @@ class SpeechData(L.LightningDataModule):
         train_texts = [self.splits["train"].utterance(i)[1] for i in range(min(2000, len(self.splits["train"])))]
         if units == "chars":
             self.tokenizer = CharTokenizer.fit(train_texts)
+        elif units == "words":
+            self.tokenizer = WordTokenizer.fit(train_texts)
         elif units == "sentencepiece":
             self.tokenizer = PieceTokenizer.fit(train_texts, vocab_size, model_type)
         else:
-            raise SeqkitError(f"data.units must be chars or sentencepiece, got {units!r}")
+            raise SeqkitError(f"data.units must be chars, words or sentencepiece, got {units!r}")
 
     def write_transcripts(self, path: Path, epochs: int) -> Path:
         """Write the transcripts of the training utterances of `epochs` epochs, one per line

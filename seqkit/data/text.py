@@ -64,6 +64,47 @@ class CharTokenizer:
         return {"kind": self.kind, "chars": self.chars}
 
 
+class WordTokenizer:
+    """One unit per word (split on whitespace) of a fixed vocabulary: a closed set of words, such
+    as the ten digits, becomes ten units, for CTC over words or for classifying one word.
+
+    Args:
+        words: the vocabulary, in id order.
+
+    Example:
+        >>> tok = WordTokenizer.fit(["one two", "three one"])
+        >>> tok.encode("two one"), tok.decode([2, 0])
+        ([2, 0], 'two one')
+    """
+
+    kind = "words"
+
+    def __init__(self, words: Iterable[str]):
+        self.words = list(words)
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    @classmethod
+    def fit(cls, texts: Iterable[str]) -> WordTokenizer:
+        return cls(sorted({w for text in texts for w in text.split()}))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self.index[w] for w in text.split()]
+        except KeyError as err:
+            raise SeqkitError(f"word {err.args[0]!r} is not in the model's vocabulary "
+                              f"({' '.join(self.words[:20])}{' ...' if len(self.words) > 20 else ''})") from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return " ".join(self.words[i] for i in ids)
+
+    def to_data(self) -> dict:
+        return {"kind": self.kind, "words": self.words}
+
+
 class PieceTokenizer:
     """Sentencepiece units (unigram or BPE), trained on the given texts only.
 
@@ -137,6 +178,8 @@ def tokenizer_from_data(data: dict) -> CharTokenizer | PieceTokenizer:
     """Rebuild a tokenizer from what `to_data` stored in a checkpoint."""
     if data["kind"] == "chars":
         return CharTokenizer(data["chars"])
+    if data["kind"] == "words":
+        return WordTokenizer(data["words"])
     return PieceTokenizer(data["model"])
 
 
