@@ -44,7 +44,8 @@ def run(name: str, extra: list[str]) -> dict:
     fused = {k: metrics[k] for k in ("test_lm", "val_lm") if k in metrics}
     return {"test": metrics["test"], "val": metrics["val"], **fused, "fit_seconds": metrics["fit_seconds"],
             "train_audio_seconds_per_second": metrics["train_audio_seconds_per_second"],
-            "epochs": metrics["epochs"], "run_dir": metrics["run_dir"], "overrides": extra}
+            "epochs": metrics["epochs"], "run_dir": Path(metrics["run_dir"]).name,
+            "overrides": [o.replace(f"{ROOT}/", "") for o in extra]}  # no machine paths in the results
 
 
 def transcripts_lm() -> str:
@@ -62,7 +63,7 @@ def transcripts_lm() -> str:
     sk.run_recipe(ROOT / "recipes/lm", [
         f"data.path={text}", "model.frontend.dim=64", "model.backend.hidden=128", "model.backend.layers=1",
         "trainer.max_epochs=1", "trainer.enable_progress_bar=false", f"run_dir={run_dir}"])
-    return str(run_dir)
+    return run_dir.name
 
 
 def transcribe_speed(checkpoint: str, files: int = 100) -> dict:
@@ -105,7 +106,9 @@ def main() -> None:
     if "lm" in args.only:  # the language model for shallow fusion, reported as *_lm beside the plain beam
         report["fusion_lm"] = transcripts_lm()
         save()
-    fusion = [f"decode.lm={report['fusion_lm']}"] if "fusion_lm" in report and "nolm" not in args.only else []
+    run_root = ROOT / "benchmarks/results/runs"  # the results name run folders there
+    fused = "fusion_lm" in report and "nolm" not in args.only
+    fusion = [f"decode.lm={run_root / report['fusion_lm']}"] if fused else []
     if "connected" in args.only:
         report["connected"] = run("connected", [*fusion, *args.set])
         save()
@@ -133,7 +136,7 @@ def main() -> None:
                  if "speakers_mean_wer_beam_lm" in report else "")
         print(f"leave one speaker out: {each}; mean {report['speakers_mean_wer']:.2%}{fused} (target <= 10%)")
     if "speed" in args.only and "connected" in report:
-        report["transcribe"] = transcribe_speed(report["connected"]["run_dir"])
+        report["transcribe"] = transcribe_speed(str(run_root / report["connected"]["run_dir"]))
         save()
         s = report["transcribe"]
         print(f"transcribe: {s['files']} files, {s['audio_seconds']:.1f} s of audio in {s['seconds']:.2f} s: "

@@ -40,7 +40,7 @@ def run(name: str, extra: list[str]) -> dict:
     metrics = sk.run_recipe(ROOT / "recipes/lm", ["trainer.enable_progress_bar=false", f"run_dir={run_dir}", *extra])
     return {"val": metrics["val"], "fit_seconds": metrics["fit_seconds"], "steps": metrics["steps"],
             "epochs": metrics["epochs"], "train_tokens_per_second": metrics["train_tokens_per_second"],
-            "parameters": metrics["parameters"], "run_dir": metrics["run_dir"], "overrides": extra}
+            "parameters": metrics["parameters"], "run_dir": Path(metrics["run_dir"]).name, "overrides": extra}
 
 
 def train_flops_per_token(model: torch.nn.Module) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,11 @@ def evaluate(target: str | Path) -> dict[str, float]:
     """
     model, info = load_model(resolve(target))
     cfg = info["config"]
-    data = DATAMODULES[cfg["task"]](**cfg["data"])
+    module = DATAMODULES[cfg["task"]]
+    kept = {}
+    if "tokenizer" in info and "tokenizer" in inspect.signature(module).parameters:
+        kept["tokenizer"] = info["tokenizer"]  # the checkpoint's own, never a re-trained one
+    data = module(**cfg["data"], **kept)
     task = Task(model, **cfg["train"], info=info)
     settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs",)}
     settings["enable_progress_bar"] = False

@@ -243,3 +243,10 @@ def test_text_data_uses_nanogpt_split_and_a_tokenizer_trained_on_training_text_o
     assert len(data.texts["train"]) == int(len(data.texts["train"] + data.texts["val"]) * 0.9)
     assert data.dims == {"in_dim": data.tokenizer.vocab_size, "vocab_size": data.tokenizer.vocab_size}
     assert data.tokenizer.decode(data.tokenizer.encode(data.texts["val"][:500])) == data.texts["val"][:500]
+
+
+def test_a_checkpoints_tokenizer_is_used_instead_of_fitting_one(data_root, shakespeare):
+    pieces = PieceTokenizer.fit(shakespeare[:3000].splitlines(), vocab_size=120, exact=True)
+    data = TextData(data_root / "tinyshakespeare/input.txt", units="sentencepiece", vocab_size=999,
+                    batch_size=16, bptt=64, tokenizer=pieces.to_data())
+    assert data.tokenizer.model == pieces.model and data.dims["vocab_size"] == pieces.vocab_size

@@ -18,7 +18,7 @@ import torchaudio.functional as AF
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqkit.data.root import locate
-from seqkit.data.text import CharTokenizer, PieceTokenizer, WordTokenizer
+from seqkit.data.text import CharTokenizer, PieceTokenizer, WordTokenizer, tokenizer_from_data
 from seqkit.errors import SeqkitError
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -270,12 +270,14 @@ class SpeechData(L.LightningDataModule):
         speed_perturb: training recordings play at a random speed in [1 - p, 1 + p] (0: none).
         sample_rate: the rate of the recordings and of the model.
         seed: seeds the utterance builder.
+        tokenizer: a tokenizer saved by `to_data` (a checkpoint's) to use instead of fitting one.
     """
 
     def __init__(self, path: str = "fsdd/recordings", task: str = "connected", test_speakers: list[str] = (),
                  units: str = "chars", vocab_size: int = 32, model_type: str = "unigram", batch_size: int = 32,
                  train_utterances: int = 4000, eval_utterances: int = 500, max_digits: int = 7,
-                 noise: float = 0.0, speed_perturb: float = 0.0, sample_rate: int = 8000, seed: int = 0):
+                 noise: float = 0.0, speed_perturb: float = 0.0, sample_rate: int = 8000, seed: int = 0,
+                 tokenizer: dict | None = None):
         super().__init__()
         folder = Path(path)
         folder = folder if folder.is_absolute() else locate_folder(path)
@@ -286,8 +288,10 @@ class SpeechData(L.LightningDataModule):
         self.splits = {name: Utterances(recs, count[name], seed + offsets[name], task, max_digits, sample_rate, noise,
                                         speed_perturb if name == "train" else 0.0)
                        for name, recs in parts.items()}
-        train_texts = [self.splits["train"].utterance(i)[1] for i in range(min(2000, len(self.splits["train"])))]
-        if units == "chars":
+        train_texts = [self.splits["train"].transcript(i) for i in range(min(2000, len(self.splits["train"])))]
+        if tokenizer is not None:
+            self.tokenizer = tokenizer_from_data(tokenizer)
+        elif units == "chars":
             self.tokenizer = CharTokenizer.fit(train_texts)
         elif units == "words":
             self.tokenizer = WordTokenizer.fit(train_texts)

@@ -266,11 +266,12 @@ class TextData(L.LightningDataModule):
         batch_size: parallel streams per batch.
         bptt: tokens per stream and batch (truncated backpropagation through time).
         train_fraction: share of the text (from its start) that trains.
+        tokenizer: a tokenizer saved by `to_data` (a checkpoint's) to use instead of fitting one.
     """
 
     def __init__(self, path: str | Path = "tinyshakespeare/input.txt", units: str = "chars",
                  vocab_size: int = 1024, model_type: str = "unigram", batch_size: int = 64, bptt: int = 128,
-                 train_fraction: float = 0.9):
+                 train_fraction: float = 0.9, tokenizer: dict | None = None):
         super().__init__()
         from seqkit.data.root import locate
 
@@ -282,7 +283,9 @@ class TextData(L.LightningDataModule):
         text = read_text(self.path)
         cut = int(len(text) * train_fraction)
         self.texts = {"train": text[:cut], "val": text[cut:]}
-        if units == "chars":
+        if tokenizer is not None:
+            self.tokenizer = tokenizer_from_data(tokenizer)
+        elif units == "chars":
             self.tokenizer = CharTokenizer.fit([text])
         else:
             self.tokenizer = PieceTokenizer.fit(self.texts["train"].splitlines(), vocab_size, model_type, exact=True)
