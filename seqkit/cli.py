@@ -159,6 +159,24 @@ def cp(
     print(f"copied {source} to {dest}; run it with: seqkit run {dest}")
 
 
+@app.command()
+def new(
+    dest: Path = typer.Argument(..., help="New recipe folder to create."),
+    frontend: str = typer.Option(..., "--frontend", help="Front-end block (seqkit blocks lists them)."),
+    backend: str = typer.Option(..., "--backend", help="Back-end block."),
+    head: str = typer.Option(..., "--head", help="Head block: it sets the task (forecast, ctc, softmax, classify)."),
+    data: str = typer.Option(None, "--data", help="The data: a CSV, an audio folder or a text file."),
+) -> None:
+    """Write a ready recipe (config.yaml, recipe.py, README.md) for the named blocks and data.
+
+    Example: seqkit new my_task --frontend segmenter --backend gru --head forecast --data prices.csv
+    """
+    from seqkit.recipes import new_recipe
+
+    folder = new_recipe(dest, frontend, backend, head, data)
+    print(f"wrote {folder}/config.yaml, recipe.py and README.md; run it with: seqkit run {folder}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 2."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

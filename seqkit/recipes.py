@@ -49,3 +49,62 @@ def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iter
     if not hasattr(module, "main"):
         raise SeqkitError(f"{folder / 'recipe.py'} defines no main(cfg)")
     return module.main(cfg)
+
+
+# `seqkit new`: which bundled recipe a head's task starts from, and what each front-end reads.
+BASE_OF_HEAD = {"forecast": "ltsf", "ctc": "asr", "softmax": "lm", "classify": "kws"}
+READS = {"segmenter": "a CSV time series", "conv_spectrogram": "audio", "embedding": "text"}
+BASE_READS = {"ltsf": "a CSV time series", "asr": "audio", "lm": "text", "kws": "audio"}
+
+
+def new_recipe(dest: str | Path, frontend: str, backend: str, head: str, data: str | None = None) -> Path:
+    """Write a ready recipe folder (config.yaml, recipe.py, README.md) for the named blocks.
+
+    The task follows from the head (``forecast``: forecasting, ``ctc``: speech recognition,
+    ``softmax``: language modelling, ``classify``: spoken-word classification); the bundled
+    recipe of that task gives the training loop and the settings, the named blocks replace its
+    model (keeping the arguments a new block shares with the old one), and `data` its data path.
+    """
+    from omegaconf import OmegaConf
+
+    from seqkit.blocks import TABLES, parameters
+
+    dest = Path(dest)
+    if dest.exists():
+        raise SeqkitError(f"{dest} already exists; choose a new folder name")
+    for kind, name in (("frontend", frontend), ("backend", backend), ("head", head)):
+        if name not in TABLES[kind]:
+            raise SeqkitError(f"--{kind} {name!r}: unknown; {nearest(name, TABLES[kind])}")
+    if head not in BASE_OF_HEAD:
+        raise SeqkitError(f"--head {head!r} has no recipe to start from; use one of {', '.join(BASE_OF_HEAD)}")
+    base = BASE_OF_HEAD[head]
+    if READS[frontend] != BASE_READS[base]:
+        raise SeqkitError(f"--frontend {frontend} reads {READS[frontend]}, but the {head} head's task ({base}) "
+                          f"reads {BASE_READS[base]}; pick a front-end for {BASE_READS[base]}")
+    source = bundled()[base]
+    cfg = OmegaConf.load(source / "config.yaml")
+    for kind, name in (("frontend", frontend), ("backend", backend), ("head", head)):
+        old = dict(cfg.model[kind])
+        accepted = parameters(TABLES[kind][name])
+        cfg.model[kind] = {"name": name, **{k: v for k, v in old.items() if k != "name" and k in accepted}}
+    if data is not None:
+        path = Path(data).expanduser()
+        cfg.data.path = str(path.resolve()) if path.exists() else str(data)
+    dest.mkdir(parents=True)
+    command = f"seqkit new {dest.name} --frontend {frontend} --backend {backend} --head {head}"
+    header = (f"# {dest.name}: {frontend} -> {backend} -> {head}, written by `{command}` from recipes/{base}.\n"
+              f"# Run:   seqkit run {dest}            (add -c configs/debug.yaml for a quick check)\n"
+              f"# Every value is explained in recipes/{base}/config.yaml; `seqkit blocks` lists the blocks.\n")
+    (dest / "config.yaml").write_text(header + OmegaConf.to_yaml(cfg), encoding="utf-8")
+    code = (source / "recipe.py").read_text(encoding="utf-8")
+    (dest / "recipe.py").write_text(code.replace(f'create_run_dir(cfg, "{base}")',
+                                                 f'create_run_dir(cfg, "{dest.name}")'), encoding="utf-8")
+    (dest / "README.md").write_text(
+        f"# {dest.name}: {frontend} -> {backend} -> {head}\n\n"
+        f"Written by `{command}`, starting from the bundled `recipes/{base}` (its README explains the task,\n"
+        f"the data and the metrics). Data: `{cfg.data.path}`.\n\n"
+        f"```\nseqkit run {dest}                      # train, test, report into runs/{dest.name}/\n"
+        f"seqkit run {dest} -c configs/debug.yaml  # a few batches, to check it runs\n```\n\n"
+        f"Edit `config.yaml` to change sizes or blocks (one word each) and `recipe.py` for the steps.\n",
+        encoding="utf-8")
+    return dest

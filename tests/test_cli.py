@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from seqkit.blocks import BACKENDS, FRONTENDS, HEADS
 
@@ -39,3 +42,30 @@ def test_unknown_recipe_and_help(cli):
     assert result.code == 2 and "did you mean ltsf" in result.err
     result = cli("--help")
     assert result.code == 0 and "predict" in result.out and "blocks" in result.out
+
+
+def test_new_writes_a_recipe_that_runs_as_is(cli, tmp_path, etth1):
+    csv = tmp_path / "load.csv"
+    csv.write_text(etth1.read_text())  # a CSV of one's own: the custom 70/10/20 protocol
+    dest = tmp_path / "my_task"
+    result = cli("new", dest, "--frontend", "segmenter", "--backend", "gru", "--head", "forecast", "--data", csv)
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in dest.iterdir()) == ["README.md", "config.yaml", "recipe.py"]
+    config = (dest / "config.yaml").read_text()
+    assert "backend:\n    name: gru" in config and str(csv) in config
+    run = cli("run", dest, "-c", ROOT / "configs/debug.yaml", "data.seq_len=96", f"run_dir={tmp_path / 'run'}")
+    assert run.code == 0, run.err
+    metrics = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert metrics["test"]["mse"] > 0
+    again = cli("new", dest, "--frontend", "segmenter", "--backend", "gru", "--head", "forecast")
+    assert again.code == 2 and "already exists" in again.err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--frontend", "embedding", "--backend", "gru", "--head", "forecast"],
+     "--frontend embedding reads text, but the forecast head's task (ltsf) reads a CSV time series"),
+    (["--frontend", "segmenter", "--backend", "gur", "--head", "forecast"], "--backend 'gur': unknown; did you mean"),
+])
+def test_new_refuses_blocks_that_do_not_fit(cli, tmp_path, args, message):
+    result = cli("new", tmp_path / "x", *args)
+    assert result.code == 2 and message in result.err and not (tmp_path / "x").exists()
