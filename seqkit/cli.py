@@ -123,17 +123,18 @@ def generate(
 
 @app.command()
 def blocks() -> None:
-    """List every front-end, back-end and head with its arguments and defaults."""
-    from seqkit.blocks import TABLES, settable
+    """List every front-end, back-end and head with its arguments, defaults and what each does."""
+    from seqkit.blocks import TABLES, argument_docs, settable
 
     for kind, table in TABLES.items():
         print(f"{kind}s:")
         for name, cls in table.items():
             doc = inspect.getdoc(cls) or ""
-            print(f"  {name:<11} {doc.splitlines()[0] if doc else ''}")
+            print(f"  {name:<16} {doc.splitlines()[0] if doc else ''}")
+            described = argument_docs(cls)
             for arg, param in settable(kind, cls).items():
                 default = "required" if param.default is inspect.Parameter.empty else repr(param.default)
-                print(f"      {arg} = {default}")
+                print(f"      {f'{arg} = {default}':<28} {described.get(arg, '')}".rstrip())
         print()
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from seqkit.blocks import BACKENDS, FRONTENDS, HEADS, build
+from seqkit.blocks import BACKENDS, FRONTENDS, HEADS, TABLES, argument_docs, build, parameters
 from seqkit.blocks.decoding import broadcast_step
 from seqkit.blocks.norm import window_stats
 from seqkit.errors import SeqkitError
@@ -189,3 +191,12 @@ def test_normalise_then_denormalise_returns_the_input(x, norm):
     shift, scale = window_stats(x, torch.tensor([30, 30]), norm)
     back = (x - shift) / scale * scale + shift
     assert torch.allclose(back, x, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind, name", [(k, n) for k, t in TABLES.items() for n in t])
+def test_every_block_argument_is_described_in_its_docstring(kind, name):
+    cls = TABLES[kind][name]
+    described = argument_docs(cls)
+    missing = [arg for arg in parameters(cls) if not described.get(arg)]
+    assert not missing, f"{name}: no description for {missing} in the Args: section"
+    assert (inspect.getdoc(cls) or "").strip(), f"{name} has no docstring"

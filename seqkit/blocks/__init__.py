@@ -58,6 +58,40 @@ def settable(kind: str, cls: type) -> dict[str, inspect.Parameter]:
     return {k: p for k, p in parameters(cls).items() if k not in DERIVED[kind]}
 
 
+def argument_docs(cls: type) -> dict[str, str]:
+    """Each constructor argument's description, from the ``Args:`` sections of the docstrings of
+    `cls` and its bases (so `seqkit blocks` is generated from the code and cannot go stale).
+
+    Example:
+        >>> argument_docs(GRU)["hidden"]
+        'units per layer and direction.'
+    """
+    docs: dict[str, str] = {}
+    for klass in cls.__mro__:
+        for name, text in _args_section(inspect.getdoc(klass) or "").items():
+            docs.setdefault(name, text)
+    return docs
+
+
+def _args_section(doc: str) -> dict[str, str]:
+    """``name: description`` entries of a Google-style ``Args:`` section (continuation lines joined)."""
+    if "Args:" not in doc:
+        return {}
+    entries: dict[str, str] = {}
+    name = None
+    for line in doc.split("Args:", 1)[1].splitlines()[1:]:
+        indent = len(line) - len(line.lstrip())
+        if not line.strip() or indent < 4:
+            break  # the section ends at a blank or dedented line
+        key, colon, rest = line.strip().partition(":")
+        if indent == 4 and colon and key.isidentifier():
+            name = key
+            entries[name] = rest.strip()
+        elif name is not None:
+            entries[name] += " " + line.strip()
+    return entries
+
+
 def check_spec(kind: str, spec: dict, where: str = "") -> None:
     """Fail on a block spec with an unknown block name or an argument no such block takes.
 
@@ -108,6 +142,6 @@ def build(kind: str, spec: dict, **dims) -> nn.Module:
     return cls(**kwargs)
 
 
-__all__ = ["BACKENDS", "FRONTENDS", "HEADS", "TABLES", "build", "check_spec", "parameters",
+__all__ = ["BACKENDS", "FRONTENDS", "HEADS", "TABLES", "argument_docs", "build", "check_spec", "parameters",
            "settable", "Classify", "ConvSpectrogram", "Embedding", "Segmenter", "RNN", "LSTM", "GRU", "SegRNN", "CTC",
            "Forecast", "Softmax"]
