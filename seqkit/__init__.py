@@ -49,6 +49,9 @@ _WHERE = {
     "forecast_plot": "seqkit.plots",
     "loss_curves": "seqkit.plots",
     "run_recipe": "seqkit.recipes",
+    "Sequential": "seqkit.sequential",
+    "History": "seqkit.sequential",
+    "load": "seqkit.sequential",
     "create_run_dir": "seqkit.runs",
     "write_json": "seqkit.runs",
     "Task": "seqkit.task",
@@ -76,8 +79,9 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKENDS", "build", "build_model", "CharTokenizer", "Classify", "confusion_plot", "ConvSpectrogram",
     "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "Forecast", "forecast_plot",
-    "FRONTENDS", "generate", "GRU", "HEADS", "history", "LanguageModelScorer", "load_config", "load_model",
-    "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer", "read_text", "RNN", "run_recipe",
-    "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "SeriesData", "Softmax", "SpeechData", "Task",
-    "TextData", "to_dict", "tokenizer_from_data", "TokenScores", "WordTokenizer", "write_json",
+    "FRONTENDS", "generate", "GRU", "HEADS", "History", "history", "LanguageModelScorer", "load",
+    "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
+    "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "Sequential",
+    "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict", "tokenizer_from_data",
+    "TokenScores", "WordTokenizer", "write_json",
 ]

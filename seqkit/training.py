@@ -29,8 +29,8 @@ class EpochLog(Callback):
         self.start = time.perf_counter()
         self.lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
 
-    def on_validation_epoch_end(self, trainer, module):
-        if trainer.sanity_checking or not hasattr(self, "start"):
+    def on_train_epoch_end(self, trainer, module):  # after the epoch's validation, if any
+        if not hasattr(self, "start"):
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k}
         lr = self.lr  # the rate this epoch trained with (the schedule may already have stepped)
