@@ -16,7 +16,7 @@ _WHERE = {
     "GRU": "seqkit.blocks.backends",
     "LSTM": "seqkit.blocks.backends",
     "RNN": "seqkit.blocks.backends",
-    "SegRNN": "seqkit.blocks.backends",
+    "SegRNN": "seqkit.blocks.segrnn",
     "ConvSpectrogram": "seqkit.blocks.frontends",
     "Segmenter": "seqkit.blocks.frontends",
     "Embedding": "seqkit.blocks.frontends",

@@ -28,7 +28,7 @@ EXAMPLES = {
     "rnn": ({"name": "rnn", "hidden": 6, "layers": 2, "bidirectional": True}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
     "lstm": ({"name": "lstm", "hidden": 6, "layers": 2, "dropout": 0.1}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
     "gru": ({"name": "gru", "hidden": 6, "bidirectional": True}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
-    "segrnn": ({"name": "segrnn", "hidden": 6}, {"in_dim": D}, (B, T, D), LENGTHS, B, T),
+    "segrnn": ({"name": "segrnn", "hidden": 6}, {"in_dim": D}, (B, T, D), LENGTHS, B, T // 4),  # group 4
     "embedding": ({"name": "embedding", "dim": 16, "dropout": 0.1}, {"vocab_size": 11}, (B, T), LENGTHS, B, T),
 }
 # Front-ends that read token ids rather than real values: their vocabulary size.

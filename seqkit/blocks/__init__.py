@@ -12,9 +12,10 @@ import logging
 
 from torch import nn
 
-from seqkit.blocks.backends import GRU, LSTM, RNN, SegRNN
+from seqkit.blocks.backends import GRU, LSTM, RNN
 from seqkit.blocks.frontends import ConvSpectrogram, Embedding, Segmenter
 from seqkit.blocks.heads import CTC, Classify, Forecast, Softmax
+from seqkit.blocks.segrnn import SegRNN
 from seqkit.errors import SeqkitError, check_type, nearest
 
 log = logging.getLogger("seqkit")
@@ -44,8 +45,13 @@ DATA_DIMS = ("in_dim", "channels", "seq_len", "pred_len", "sample_rate", "vocab_
 DERIVED = {
     "frontend": DATA_DIMS,
     "backend": DATA_DIMS + ("seg_len", "per_channel", "norm", "embedding"),
-    "head": DATA_DIMS + ("seg_len", "per_channel", "norm", "out_steps", "embedding"),
+    "head": DATA_DIMS + ("seg_len", "per_channel", "norm", "out_steps", "embedding", "stride"),
 }
+
+
+# What gives each derived size, for the error when a block does not fit the data.
+NEEDS = {"pred_len": "a horizon: forecasting data", "vocab_size": "units: speech or text data",
+         "in_dim": "the previous block's size", "channels": "a time series"}
 
 
 def parameters(cls: type) -> dict[str, inspect.Parameter]:
@@ -132,13 +138,19 @@ def build(kind: str, spec: dict, **dims) -> nn.Module:
     """
     spec = dict(spec)
     check_spec(kind, spec)
-    cls = TABLES[kind][spec.pop("name")]
+    name = spec.pop("name")
+    cls = TABLES[kind][name]
     params = parameters(cls)
     ignored = [k for k in spec if k not in params]
     if ignored:
         log.info("%s %s does not take %s: ignored", kind, cls.__name__, ", ".join(ignored))
     kwargs = {k: v for k, v in dims.items() if k in params}
     kwargs.update({k: v for k, v in spec.items() if k in params})
+    missing = [k for k, p in params.items() if p.default is inspect.Parameter.empty and k not in kwargs]
+    if missing:
+        needs = ", ".join(f"{k} ({NEEDS.get(k, 'from the data')})" for k in missing)
+        raise SeqkitError(f"the {name} {kind} needs {needs}, which this data does not give: "
+                          f"pick a {kind} that fits the task (seqkit blocks lists them)")
     return cls(**kwargs)
 
 

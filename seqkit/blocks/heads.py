@@ -194,6 +194,7 @@ class Softmax(nn.Module):
         embedding: the front-end's ``nn.Embedding`` (derived), for tying.
         tie: share the output weights with the embedding when there is one.
         dropout: dropout on the back-end's states.
+        stride: input steps per back-end step (derived; must be 1: one prediction per token).
 
     Example:
         >>> from seqkit.blocks.frontends import Embedding
@@ -205,8 +206,11 @@ class Softmax(nn.Module):
     """
 
     def __init__(self, in_dim: int, vocab_size: int, embedding: nn.Embedding | None = None, tie: bool = True,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, stride: int = 1):
         super().__init__()
+        if stride != 1:
+            raise SeqkitError(f"the softmax head predicts the next token at every step, but the back-end joins "
+                              f"{stride} steps into one (segrnn's group); use rnn, lstm or gru, or segrnn with group=1")
         self.dropout = nn.Dropout(dropout)
         tied = tie and embedding is not None and embedding.num_embeddings == vocab_size
         width = embedding.embedding_dim if tied else in_dim
