@@ -193,9 +193,8 @@ def _tensor_dims(data) -> dict:
     if isinstance(data, DataLoader):
         raise SeqkitError("with a DataLoader, call build(**dims) first (e.g. in_dim, pred_len, vocab_size)")
     inputs, targets = data
-    if targets.dim() == 1:  # class ids
-        return {"in_dim": inputs.shape[-1] if inputs.dim() == 3 else int(inputs.max()) + 1,
-                "vocab_size": int(targets.max()) + 1, "sample_rate": 8000}
+    if targets.dim() == 1:  # class ids: as many classes as the largest id + 1
+        return {"in_dim": inputs.shape[-1] if inputs.dim() == 3 else 1, "vocab_size": int(targets.max()) + 1}
     return {"in_dim": inputs.shape[-1], "channels": targets.shape[-1], "seq_len": inputs.shape[1],
             "pred_len": targets.shape[1]}
 
