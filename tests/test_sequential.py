@@ -73,3 +73,21 @@ def test_mistakes_are_one_line_errors():
         model.predict(torch.zeros(1, 96, 3))
     with pytest.raises(SeqkitError, match="a data module, a DataLoader or a tuple"):
         model.fit([1, 2, 3])
+
+
+def test_classification_from_tensors_of_real_recordings(data_root):
+    from seqkit.data.audio import DIGITS, read_fsdd
+
+    recordings = [r for r in read_fsdd(data_root / "fsdd/recordings") if r.index < 2]  # every digit and speaker
+    inputs = torch.zeros(len(recordings), 6000, 1)
+    for k, r in enumerate(recordings):
+        clip = torch.from_numpy(r.audio[:6000])
+        inputs[k, : len(clip), 0] = clip
+    labels = torch.tensor([r.digit for r in recordings])
+    model = sk.Sequential([layers.ConvSpectrogram(filters=4, dim=16), layers.GRU(hidden=16), layers.Classify()])
+    model.compile(optimizer="adamw", lr=1e-3)
+    history = model.fit((inputs, labels), epochs=1, batch_size=16, enable_progress_bar=False)
+    assert len(history.epochs) == 1 and model.dims["vocab_size"] == len(DIGITS)
+    scores = model.evaluate((inputs, labels))
+    assert set(scores) == {"accuracy"} and 0.0 <= scores["accuracy"] <= 1.0
+    assert model.predict(inputs[:5]).shape == (5, 10)
