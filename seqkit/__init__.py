@@ -39,6 +39,7 @@ _WHERE = {
     "CharTokenizer": "seqkit.data.text",
     "PieceTokenizer": "seqkit.data.text",
     "tokenizer_from_data": "seqkit.data.text",
+    "unit_texts": "seqkit.data.text",
     "SeqkitError": "seqkit.errors",
     "build_model": "seqkit.model",
     "SeqModel": "seqkit.model",
@@ -83,5 +84,5 @@ __all__ = [
     "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
     "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "Sequential",
     "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict", "tokenizer_from_data",
-    "TokenScores", "WordTokenizer", "write_json",
+    "TokenScores", "unit_texts", "WordTokenizer", "write_json",
 ]

@@ -98,7 +98,7 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     language-model checkpoint over the same units), the beam search fuses its scores.
     """
     from seqkit.data.audio import read_audio
-    from seqkit.data.text import tokenizer_from_data
+    from seqkit.data.text import tokenizer_from_data, unit_texts
     from seqkit.fusion import LanguageModelScorer
 
     model, info = load_model(resolve(checkpoint))
@@ -108,8 +108,7 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     if lm is not None:
         if beam <= 1:
             raise SeqkitError("a language model fuses into the beam search: give --beam 2 or more with --lm")
-        units = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
-        model.head.fuse(LanguageModelScorer.from_checkpoint(lm, units, lm_weight))
+        model.head.fuse(LanguageModelScorer.from_checkpoint(lm, unit_texts(tokenizer), lm_weight))
     results: list[dict] = [{"file": str(f)} for f in files]
     audio = {}
     for k, f in enumerate(files):

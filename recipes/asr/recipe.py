@@ -37,8 +37,8 @@ def main(cfg) -> dict:
         results[split] = {k.removeprefix("test/"): float(v) for k, v in scores.items()}
 
     # Shallow fusion with a language model over the same units (decode.lm), beside the plain beam.
+    units = sk.unit_texts(data.tokenizer)
     if cfg.decode.lm:
-        units = [data.tokenizer.decode([i]) for i in range(data.tokenizer.vocab_size)]
         model.head.fuse(sk.LanguageModelScorer.from_checkpoint(cfg.decode.lm, units, cfg.decode.lm_weight))
         for split, loader in (("val", data.val_dataloader()), ("test", data.test_dataloader())):
             scores = trainer.test(task, dataloaders=loader, verbose=False)[0]
@@ -57,7 +57,6 @@ def main(cfg) -> dict:
         spec, frames = model.frontend.features(batch["inputs"], batch["input_lengths"])
     tokenizer = data.tokenizer
     hypotheses = [tokenizer.decode(ids) for ids in model.head.decode(log_probs, lengths)]
-    units = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
     sk.ctc_plot(run_dir / "transcripts.png",
                 [spec[k, :, : frames[k]].numpy() for k in range(3)],
                 [log_probs[k, : lengths[k]].exp().numpy() for k in range(3)],

@@ -174,6 +174,11 @@ class PieceTokenizer:
         return {"kind": self.kind, "model": self.model}
 
 
+def unit_texts(tokenizer) -> list[str]:
+    """Each unit of `tokenizer` as text, by id (a CTC head's classes, a language model's units)."""
+    return [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+
+
 def tokenizer_from_data(data: dict) -> CharTokenizer | PieceTokenizer:
     """Rebuild a tokenizer from what `to_data` stored in a checkpoint."""
     if data["kind"] == "chars":
