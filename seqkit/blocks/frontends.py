@@ -61,9 +61,9 @@ class Segmenter(nn.Module):
         return y, (lengths // self.seg_len).repeat_interleave(channels)
 
 
-def conv_lengths(lengths: Tensor) -> Tensor:
-    """Frames after a kernel-3, stride-2, padding-1 convolution: ``(n - 1) // 2 + 1``."""
-    return torch.div(lengths - 1, 2, rounding_mode="floor") + 1
+def conv_lengths(lengths: Tensor, stride: int = 2) -> Tensor:
+    """Frames after a kernel-3, padding-1 convolution of `stride`: ``(n - 1) // stride + 1``."""
+    return torch.div(lengths - 1, stride, rounding_mode="floor") + 1
 
 
 class ConvSpectrogram(nn.Module):
@@ -86,6 +86,9 @@ class ConvSpectrogram(nn.Module):
         time_masks: SpecAugment time masks per utterance (training only).
         time_width: widest time mask, in frames.
         dropout: dropout on the output features.
+        time_stride: frames per output frame, 4 (both convolutions stride 2 in time), 2 (the first
+            only) or 1; the frequency axis is always reduced 4 times. Two times finer output frames
+            give CTC room for short words at about twice the recurrent cost.
 
     Example:
         >>> conv = ConvSpectrogram(in_dim=1, sample_rate=8000, n_mels=40, filters=8, dim=32)
@@ -96,8 +99,11 @@ class ConvSpectrogram(nn.Module):
 
     def __init__(self, in_dim: int = 1, sample_rate: int = 8000, n_mels: int = 40, window_ms: float = 25.0,
                  hop_ms: float = 10.0, filters: int = 32, dim: int = 256, freq_masks: int = 2,
-                 freq_width: int = 8, time_masks: int = 2, time_width: int = 10, dropout: float = 0.0):
+                 freq_width: int = 8, time_masks: int = 2, time_width: int = 10, dropout: float = 0.0,
+                 time_stride: int = 4):
         super().__init__()
+        if time_stride not in (1, 2, 4):
+            raise SeqkitError(f"conv_spectrogram time_stride must be 1, 2 or 4, got {time_stride}")
         import torchaudio
 
         self.n_fft = int(round(sample_rate * window_ms / 1000))
@@ -109,8 +115,9 @@ class ConvSpectrogram(nn.Module):
         self.freq_mask = torchaudio.transforms.FrequencyMasking(freq_width, iid_masks=True)
         self.time_mask = torchaudio.transforms.TimeMasking(time_width, iid_masks=True)
         self.freq_masks, self.time_masks = freq_masks, time_masks
-        self.conv1 = nn.Conv2d(1, filters, 3, stride=2, padding=1)
-        self.conv2 = nn.Conv2d(filters, filters, 3, stride=2, padding=1)
+        self.strides = (min(time_stride, 2), time_stride // 2 if time_stride > 1 else 1)  # in time, per conv
+        self.conv1 = nn.Conv2d(1, filters, 3, stride=(self.strides[0], 2), padding=1)
+        self.conv2 = nn.Conv2d(filters, filters, 3, stride=(self.strides[1], 2), padding=1)
         bands = conv_lengths(conv_lengths(torch.tensor(n_mels))).item()
         self.project = nn.Linear(filters * bands, dim)
         self.dropout = nn.Dropout(dropout)
@@ -144,12 +151,12 @@ class ConvSpectrogram(nn.Module):
                 spec = self.time_mask(spec)
         y = spec.transpose(1, 2).unsqueeze(1)  # (B, n_mels, T) -> (B, 1, T, n_mels)
         lengths = frames
-        for conv in (self.conv1, self.conv2):
-            lengths = conv_lengths(lengths)
+        for conv, stride in ((self.conv1, self.strides[0]), (self.conv2, self.strides[1])):
+            lengths = conv_lengths(lengths, stride)
             y = torch.relu(conv(y))
             valid = torch.arange(y.shape[2], device=y.device)[None, :] < lengths[:, None]
             y = y * valid[:, None, :, None]  # zero the padded frames, as zero padding would be alone
-        y = y.permute(0, 2, 1, 3).flatten(2)  # (B, C, T/4, F/4) -> (B, T/4, C, F/4) -> (B, T/4, C*F/4)
+        y = y.permute(0, 2, 1, 3).flatten(2)  # (B, C, T', F/4) -> (B, T', C, F/4) -> (B, T', C*F/4)
         return self.dropout(self.project(y)), lengths
 
 
