@@ -2,14 +2,24 @@
 
 The data root is ``--data-root`` (which sets ``SEQKIT_DATA``), else the ``SEQKIT_DATA``
 environment variable, else a per-user cache folder. A known file missing from the root is
-downloaded from its upstream address and kept only if its SHA-256 matches.
+downloaded from its upstream address and kept only if its SHA-256 matches; a known data folder
+(FSDD's recordings) comes as an archive, verified the same way, then extracted member by member
+after checking that none would land outside the folder it is extracted to.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pooch
 
@@ -24,6 +34,15 @@ class Remote:
     sha256: str
 
 
+@dataclass(frozen=True)
+class Archive:
+    """An archive's upstream address and SHA-256, and the folder inside it that becomes a data folder."""
+
+    url: str
+    sha256: str
+    folder: str  # a folder inside the archive, e.g. "free-spoken-digit-dataset-1.0.9/recordings"
+
+
 # Files the bundled recipes use, by their path under the data root.
 KNOWN: dict[str, Remote] = {
     "ETT-small/ETTh1.csv": Remote(
@@ -36,12 +55,44 @@ KNOWN: dict[str, Remote] = {
     ),
 }
 
+# Folders the bundled recipes use, by their path under the data root. FSDD v1.0.9 (5 speakers,
+# 2,500 recordings) with the SHA-256 TensorFlow Datasets records for it; later tags have no
+# published checksum, and the copy in a shared data root may hold a different set of speakers.
+ARCHIVES: dict[str, Archive] = {
+    "fsdd/recordings": Archive(
+        "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/v1.0.9.tar.gz",
+        "8bc44cde129d505cbbb6b365c09f80c663f2aa77578afc634e6141a2f87100c0",
+        "free-spoken-digit-dataset-1.0.9/recordings",
+    ),
+}
+
 
 def data_root() -> tuple[Path, str]:
     """The data root and where it came from (for messages)."""
     if os.environ.get("SEQKIT_DATA"):
         return Path(os.environ["SEQKIT_DATA"]).expanduser(), "SEQKIT_DATA"
     return Path(pooch.os_cache("seqkit")), "the default cache (SEQKIT_DATA is not set)"
+
+
+def _download(remote: Remote | Archive, target: Path, what: str, root: Path, origin: str) -> Path:
+    """Download `remote` to `target` and return it; a file whose SHA-256 differs is removed (pooch
+    checks a temporary file and moves it into place only if it matches) and an error raised."""
+    hint = f"set SEQKIT_DATA (or --data-root) to a folder holding {what}"
+    try:
+        fetched = pooch.retrieve(remote.url, known_hash=f"sha256:{remote.sha256}", fname=target.name,
+                                 path=target.parent, progressbar=False)
+    except ValueError as err:  # pooch: checksum mismatch; the download is already discarded
+        got = re.search(r"got ([0-9a-f]{64})", str(err))
+        actual = f"is {got.group(1)}, " if got else "does not match: "
+        raise SeqkitError(f"download of {remote.url} rejected and removed: its SHA-256 {actual}expected "
+                          f"{remote.sha256}; try again later, or {hint}") from None
+    except Exception as err:  # noqa: BLE001 - any network failure ends in the same advice
+        reason = " ".join(str(err).split())[:160] or type(err).__name__
+        raise SeqkitError(
+            f"data {what} not found under data root {root} (from {origin}) and its download "
+            f"from {remote.url} failed ({reason}); {hint}"
+        ) from None
+    return Path(fetched)
 
 
 def locate(path: str | Path, known: dict[str, Remote] | None = None) -> Path:
@@ -62,20 +113,145 @@ def locate(path: str | Path, known: dict[str, Remote] | None = None) -> Path:
     if local.is_file():
         return local
     remote = known.get(path.as_posix())
-    hint = f"set SEQKIT_DATA (or --data-root) to a folder holding {path.as_posix()}"
     if remote is None:
-        raise SeqkitError(f"data file {path.as_posix()} not found under data root {root} (from {origin}); {hint}")
+        raise SeqkitError(f"data file {path.as_posix()} not found under data root {root} (from {origin}); "
+                          f"set SEQKIT_DATA (or --data-root) to a folder holding {path.as_posix()}")
+    return _download(remote, local, f"file {path.as_posix()}", root, origin)
+
+
+def locate_folder(path: str | Path, archives: dict[str, Archive] | None = None) -> Path:
+    """Return the local folder for `path`, downloading, verifying and extracting a known archive.
+
+    Args:
+        path: absolute, or relative to the data root (``fsdd/recordings``).
+        archives: archives by the relative folder they provide (defaults to the recipes' ones).
+    """
+    archives = ARCHIVES if archives is None else archives
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        if not path.is_dir():
+            raise SeqkitError(f"data folder {path} not found")
+        return path
+    root, origin = data_root()
+    local = root / path
+    if local.is_dir():
+        return local
+    archive = archives.get(path.as_posix())
+    if archive is None:
+        raise SeqkitError(f"data folder {path.as_posix()} not found under data root {root} (from {origin}); "
+                          f"set SEQKIT_DATA (or --data-root) to a folder holding {path.as_posix()}")
+    name = Path(urlparse(archive.url).path).name or "archive"
+    download = root / ".downloads" / f"{path.as_posix().replace('/', '-')}-{name}"
+    fetched = _download(archive, download, f"folder {path.as_posix()}", root, origin)
     try:
-        fetched = pooch.retrieve(
-            remote.url, known_hash=f"sha256:{remote.sha256}", fname=local.name,
-            path=local.parent, progressbar=False,
-        )
-    except ValueError as err:  # pooch: checksum mismatch; the download is discarded
-        raise SeqkitError(f"download of {remote.url} rejected: {' '.join(str(err).split())[:200]}") from None
-    except Exception as err:  # noqa: BLE001 - any network failure ends in the same advice
-        reason = " ".join(str(err).split())[:160] or type(err).__name__
-        raise SeqkitError(
-            f"data file {path.as_posix()} not found under data root {root} (from {origin}) and its download "
-            f"from {remote.url} failed ({reason}); {hint}"
-        ) from None
-    return Path(fetched)
+        extract(fetched, archive.folder, local, source=archive.url)
+    finally:
+        fetched.unlink(missing_ok=True)  # extracted or refused, the archive itself is not kept
+    return local
+
+
+def _outside(name: str, top: str = "") -> bool:
+    """Whether an archive member named `name` would land outside `top` (the folder the archive
+    is extracted to when empty, else a folder inside it)."""
+    name = name.replace("\\", "/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return True  # absolute: / or a Windows drive
+    normal = posixpath.normpath(name)
+    if top:
+        top = posixpath.normpath(top)
+        return normal != top and not normal.startswith(top + "/")
+    return normal == ".." or normal.startswith("../")
+
+
+def _refusal(name: str, kind: str, target: str = "", top: str = "") -> str | None:
+    """Why the member `name` (of `kind`: file, dir, symlink, hardlink, other) is unsafe, or None.
+
+    A link must point inside `top` too: the data folder, for the members that are extracted.
+    """
+    if _outside(name):
+        return "would land outside the folder it is extracted to"
+    if kind == "symlink":  # relative to the link's own folder
+        if target.startswith("/") or _outside(posixpath.join(posixpath.dirname(name), target), top):
+            return f"is a link pointing outside the folder ({target!r})"
+    elif kind == "hardlink":  # relative to the archive's top
+        if _outside(target, top):
+            return f"is a link pointing outside the folder ({target!r})"
+    elif kind == "other":
+        return "is a device or FIFO, not a file"
+    return None
+
+
+def _tar_kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return "symlink"
+    if member.islnk():
+        return "hardlink"
+    return "file" if member.isfile() else "dir" if member.isdir() else "other"
+
+
+def _zip_kind(info: zipfile.ZipInfo) -> str:
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return "dir" if info.is_dir() else "file"
+
+
+def _under(name: str, folder: str) -> bool:
+    return posixpath.normpath(name).startswith(posixpath.normpath(folder) + "/")
+
+
+def extract(archive: Path, folder: str, dest: Path, source: str | None = None) -> Path:
+    """Extract the members under `folder` of a tar or zip `archive` into the new folder `dest`.
+
+    Every member of the archive is checked before anything is written: one whose name is
+    absolute or leads out with ``..``, a link pointing outside, or a device refuses the whole
+    archive with an error naming it. The members are extracted into a temporary folder beside
+    `dest` (with tarfile's ``data`` filter as a second check) and moved into place only when all
+    are out, so a failure leaves neither `dest` nor a partial folder.
+
+    Args:
+        archive: a ``.tar``, ``.tar.gz``, ``.tar.bz2``, ``.tar.xz`` or ``.zip`` file.
+        folder: the folder inside the archive that becomes `dest`.
+        dest: the folder to create; it must not exist.
+        source: what to call the archive in messages (its address).
+    """
+    archive, dest = Path(archive), Path(dest)
+    label = source or str(archive)
+    if dest.exists():
+        raise SeqkitError(f"{dest} already exists; remove it to extract {label} again")
+    try:
+        if tarfile.is_tarfile(archive):
+            opened = tarfile.open(archive)
+            members = [(m.name, _tar_kind(m), m.linkname, m) for m in opened.getmembers()]
+        elif zipfile.is_zipfile(archive):
+            opened = zipfile.ZipFile(archive)
+            members = [(i.filename, _zip_kind(i), "", i) for i in opened.infolist()]
+            members = [(n, k, opened.read(i).decode("utf-8", "replace") if k == "symlink" else "", i)
+                       for n, k, _, i in members]
+        else:
+            raise SeqkitError(f"{label}: not a tar or zip archive; check the address")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
+        raise SeqkitError(f"{label}: not a readable archive ({' '.join(str(err).split())[:120]})") from None
+    with opened:
+        for name, kind, target, _ in members:
+            reason = _refusal(name, kind, target, folder if _under(name, folder) else "")
+            if reason:
+                raise SeqkitError(f"archive {label} refused: member {name!r} {reason}; nothing was extracted. "
+                                  f"Put a trusted copy of the data under the data root (SEQKIT_DATA) instead")
+        chosen = [m for name, _, _, m in members if _under(name, folder)]
+        if not chosen:
+            raise SeqkitError(f"archive {label} holds no folder {folder!r}; check the address")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+        try:
+            if isinstance(opened, tarfile.TarFile):
+                opened.extractall(work, members=chosen, filter="data")
+            else:
+                opened.extractall(work, members=chosen)
+            (work / folder).rename(dest)
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
+            raise SeqkitError(f"archive {label}: extraction failed ({' '.join(str(err).split())[:160]}); "
+                              f"nothing was kept") from None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return dest
