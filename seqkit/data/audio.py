@@ -17,7 +17,7 @@ import torch
 import torchaudio.functional as AF
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from seqkit.data.root import locate
+from seqkit.data.root import locate_folder as locate_known_folder
 from seqkit.data.text import CharTokenizer, PieceTokenizer, WordTokenizer, tokenizer_from_data
 from seqkit.errors import SeqkitError
 
@@ -338,11 +338,6 @@ class SpeechData(L.LightningDataModule):
 
 
 def locate_folder(path: str) -> Path:
-    """A data folder under the data root, with the same error as a missing file."""
-    from seqkit.data.root import data_root
-
-    root, origin = data_root()
-    folder = root / path
-    if not folder.is_dir():
-        locate(path, known={})  # raises the standard not-found message
-    return folder
+    """A data folder under the data root; a known one that is missing is downloaded as a verified
+    archive and extracted safely (`seqkit.data.root.locate_folder`)."""
+    return locate_known_folder(path)
