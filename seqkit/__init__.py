@@ -29,6 +29,7 @@ _WHERE = {
     "CTC": "seqkit.blocks.heads",
     "Forecast": "seqkit.blocks.heads",
     "load_model": "seqkit.checkpoint",
+    "export_model": "seqkit.export",
     "load_config": "seqkit.config",
     "to_dict": "seqkit.config",
     "data_root": "seqkit.data",
@@ -79,8 +80,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BACKENDS", "build", "build_model", "CharTokenizer", "Classify", "confusion_plot", "ConvSpectrogram",
-    "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "Forecast", "forecast_plot",
-    "FRONTENDS", "generate", "GRU", "HEADS", "History", "history", "LanguageModelScorer", "load",
+    "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "export_model", "Forecast",
+    "forecast_plot", "FRONTENDS", "generate", "GRU", "HEADS", "History", "history", "LanguageModelScorer", "load",
     "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
     "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "Sequential",
     "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict", "tokenizer_from_data",

@@ -178,6 +178,34 @@ def new(
     print(f"wrote {folder}/config.yaml, recipe.py and README.md; run it with: seqkit run {folder}")
 
 
+EXPORT_HELP = (
+    "Export a model's inference graph to ONNX or TorchScript, verified against torch.\n\n"
+    "In the graph: the whole model, front-end (log-mel spectrogram and convolutions, segmenter or embeddings), "
+    "back-end and head. Left outside, in Python: reading and resampling audio, the CSV scaler ((x - mean) / std "
+    "in, * std + mean out), the tokenizer, CTC decoding (greedy, beam search, LM fusion) and sampling. A language "
+    "model exports as a step function (tokens, state) -> (logits, next state).\n\n"
+    "The file is run (onnxruntime, or the loaded TorchScript module) beside the torch model on real data from "
+    "the checkpoint's data set (or --input) and kept only if every output agrees within 1e-4.\n\n"
+    "Example: seqkit export runs/asr/<run> asr.onnx"
+)
+
+
+@app.command("export", help=EXPORT_HELP)
+def export_command(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint (.ckpt) or a run directory (its best)."),
+    out: Path = typer.Argument(..., help="The file to write: model.onnx, model.pt ..."),
+    format: str = typer.Option(None, "--format", "-f", help="onnx or torchscript (default: from OUT's suffix)."),
+    input: Path = typer.Option(None, "--input", "-i", help="Verify on this wav, CSV or text file instead of the "
+                               "checkpoint's data."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing OUT (only once the new file is verified)."),
+    data_root: Path = DATA_ROOT,
+) -> None:
+    from seqkit.export import export_model
+
+    _set_data_root(data_root)
+    print(export_model(checkpoint, out, format, input, force).report())
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 2."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

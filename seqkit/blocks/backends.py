@@ -15,14 +15,24 @@ from seqkit.errors import SeqkitError
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
+def exporting() -> bool:
+    """True while `torch.export` or TorchScript tracing/scripting records a model (see `seqkit.export`).
+
+    A recorded graph cannot branch on tensor values, so blocks take their padded path then.
+    """
+    return torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.jit.is_scripting()
+
+
 def run_packed(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, state=None):
     """Run `rnn` over padded `x` (B, T, D), packing only when the lengths differ.
 
     Returns the padded outputs (B, T, H) and the final state (that of each sequence's last valid
-    step). Packing skips the padded steps, so they influence neither outputs nor state.
+    step). Packing skips the padded steps, so they influence neither outputs nor state. An
+    exported graph always runs unpacked: it is fed full-length rows (forecast windows, token
+    chunks), for which both paths give the same numbers.
     """
     steps = x.shape[1]
-    if bool((lengths == steps).all()):
+    if exporting() or bool((lengths == steps).all()):
         return rnn(x, state)
     packed = pack_padded_sequence(x, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False)
     y, state = rnn(packed, state)
