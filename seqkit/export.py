@@ -301,7 +301,9 @@ def _runner(format: str, path: Path, names: list[str]):
     if format == "onnx":
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # small checks: threads would only wait for each other
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         wanted = [i.name for i in session.get_inputs()]
         return lambda args: session.run(None, {n: a.numpy() for n, a in zip(names, args) if n in wanted})
     module = torch.jit.load(str(path))
@@ -357,7 +359,12 @@ def export_model(checkpoint: str | Path, out: str | Path, format: str | None = N
     if out.exists() and not force:
         raise SeqkitError(f"{out} already exists; pass --force to replace it")
     path = resolve(checkpoint)
-    model, info = load_model(path)
+    try:
+        model, info = load_model(path)
+    except SeqkitError:
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever the loader trips on, the file is not a checkpoint
+        raise SeqkitError(f"{path}: not a seqkit checkpoint ({type(err).__name__}: {str(err)[:80]})") from None
     plan = _plan(model, info, Path(input) if input is not None else None)
     names = plan.names[0]
     metadata = {"checkpoint": path.name, "recipe": info.get("recipe"), "inputs": plan.described[0],
