@@ -82,6 +82,7 @@ def test_a_users_own_recording_and_csv(runs, cli, tmp_path, data_root, etth1):
 
 def test_language_model_step_carries_the_state_like_one_long_call(runs):
     model, _ = sk.load_model(runs["lm"])
+    stateful = model.backend.stateful
     step = _TokenStep(model)
     tokens = torch.randint(0, model.head.out_dim, (2, 30))
     layers, hidden = len(model.backend.forward_layers), model.backend.out_dim
@@ -91,7 +92,7 @@ def test_language_model_step_carries_the_state_like_one_long_call(runs):
         first, h, c = step(tokens[:, :12], *zeros)
         second = step(tokens[:, 12:], h, c)[0]
     assert torch.allclose(torch.cat([first, second], 1), whole, atol=1e-5)
-    assert model.backend.state is None and not model.backend.stateful or model.backend.stateful  # left as it was
+    assert model.backend.state is None and model.backend.stateful == stateful  # the model is left as it was
 
 
 def test_refusals_are_one_line_and_keep_existing_files(runs, cli, tmp_path):
