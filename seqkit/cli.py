@@ -213,7 +213,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     logging.getLogger("seqkit").setLevel(logging.INFO)
     try:
-        code = app(standalone_mode=False)  # returns the status of a command that raised typer.Exit
+        code = app(standalone_mode=False, prog_name="seqkit")  # returns the status of a command that raised typer.Exit
         if isinstance(code, int) and code:
             sys.exit(code)
     except SeqkitError as err:
@@ -226,8 +226,14 @@ def main() -> None:
         sys.exit(err.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except TyperException as err:  # bad command-line usage: typer prints it with a hint
-        err.show() if hasattr(err, "show") else print(f"error: {err}", file=sys.stderr)
+    except TyperException as err:  # bad command-line usage: one line, and where the help is
+        if type(err).__name__ == "NoArgsIsHelpError":  # bare `seqkit`: the help itself
+            err.show()
+        else:
+            ctx = getattr(err, "ctx", None)
+            command = ctx.command_path if ctx is not None else "seqkit"
+            message = " ".join(err.format_message().split()).rstrip(".")
+            print(f"error: {message} (see {command} --help)", file=sys.stderr)
         sys.exit(err.exit_code)
     except Exception as err:  # noqa: BLE001 - never a raw traceback from the command line
         if os.environ.get("SEQKIT_DEBUG"):

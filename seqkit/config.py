@@ -7,6 +7,7 @@ any argument of a block of that kind is accepted and checked against the blocks'
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from seqkit.blocks import TABLES, check_spec
-from seqkit.errors import SeqkitError, check_type, nearest
+from seqkit.blocks import TABLES, check_spec, parameters
+from seqkit.errors import SeqkitError, _type_name, check_type, nearest
 
 
 def read_yaml(path: Path | str) -> DictConfig:
@@ -28,6 +29,9 @@ def read_yaml(path: Path | str) -> DictConfig:
     except (yaml.YAMLError, OmegaConfBaseException, UnicodeDecodeError) as err:
         detail = " ".join(str(err).split())
         raise SeqkitError(f"config file {path} is not valid YAML: {detail}") from None
+    except OSError as err:  # unreadable, or a lone value (OmegaConf: "Invalid loaded object type")
+        raise SeqkitError(f"config file {path} cannot be used ({' '.join(str(err).split())}); "
+                          f"it must hold a mapping of settings, key: value") from None
     if not isinstance(cfg, DictConfig):
         raise SeqkitError(f"config file {path} must hold a mapping of settings, not a list")
     return cfg
@@ -60,16 +64,27 @@ def _is_block_spec(path: str) -> bool:
     return len(parts) == 2 and parts[0] == "model" and parts[1] in TABLES
 
 
+def _no_value(path: str, default, source: str, whose: str = "the recipe's") -> SeqkitError:
+    kind = "a mapping" if isinstance(default, Mapping) else _type_name(default)
+    example = "" if isinstance(default, Mapping) else f", such as {whose} {default!r}"
+    return SeqkitError(f"{path}{source} has no value (null or empty); give {kind}{example}")
+
+
 def check_keys(new: Mapping, base: Mapping, source: str, prefix: str = "", root: Mapping | None = None) -> None:
-    """Fail if `new` sets a key `base` does not have (naming the closest ones) or changes a type."""
+    """Fail if `new` sets a key `base` does not have (naming the closest ones), changes a type, or
+    empties (null) a key that has a value in `base` and so is needed."""
     root = base if root is None else root
     for key, value in new.items():
         path = f"{prefix}{key}"
+        if isinstance(value, str) and value == "???":  # OmegaConf's "missing": merging it would keep the old value
+            raise SeqkitError(f"{path} in {source} is ??? (no value); give it a value")
         if _is_block_spec(prefix.rstrip(".")):
             continue  # block arguments are checked against the block signatures
         if key not in base:
             raise SeqkitError(f"unknown key {path!r} in {source}; {nearest(path, _flat_keys(root))}")
         old = base[key]
+        if value is None and old is not None:
+            raise _no_value(path, old, f" in {source}")
         check_type(path, old, value, f" in {source}")
         if isinstance(value, Mapping) and isinstance(old, Mapping):
             check_keys(value, old, source, f"{path}.", root)
@@ -102,6 +117,12 @@ def load_config(
     check_keys(OmegaConf.to_container(dot), OmegaConf.to_container(cfg), "the command-line overrides")
     cfg = OmegaConf.merge(cfg, dot)
     check_blocks(cfg)
+    try:  # a ??? left unset or a ${...} that names no setting fails here, not in the middle of a run
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "a setting"
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SeqkitError(f"{key}: {reason}; give it a value (key.subkey=value)") from None
     return cfg
 
 
@@ -112,7 +133,19 @@ def check_blocks(cfg: DictConfig) -> None:
         return
     for kind in TABLES:
         if kind in model:
-            check_spec(kind, OmegaConf.to_container(model[kind]), f"model.{kind}")
+            spec = OmegaConf.to_container(model[kind])
+            if spec.get("name") is None:
+                raise SeqkitError(f"model.{kind}.name has no value (null or empty); give one of "
+                                  f"{', '.join(TABLES[kind])}")
+            check_spec(kind, spec, f"model.{kind}")
+            accepted = parameters(TABLES[kind][spec["name"]])
+            for key, value in spec.items():
+                default = accepted[key].default if key in accepted else None
+                if value is None and default is not None:  # None where the block needs a value
+                    if default is inspect.Parameter.empty:
+                        raise SeqkitError(f"model.{kind}.{key} has no value (null or empty); "
+                                          f"the {spec['name']} block needs one")
+                    raise _no_value(f"model.{kind}.{key}", default, "", "the block's default")
 
 
 def to_dict(cfg: DictConfig) -> dict:

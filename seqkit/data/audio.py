@@ -6,6 +6,7 @@ Recordings are named ``{digit}_{speaker}_{index}.wav``. Splits follow FSDD's con
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,15 +47,44 @@ def read_audio(path: Path, sample_rate: int | None = None) -> np.ndarray:
     try:
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise SeqkitError(f"{path}: not a readable audio file ({' '.join(str(err).split())[:120]})") from None
+        raise SeqkitError(f"{path}: not a readable audio file ({' '.join(str(err).split())[:120]}); "
+                          f"give a WAV, FLAC or OGG file") from None
     if audio.shape[0] == 0:
         raise SeqkitError(f"{path}: no audio samples")
     audio = audio.mean(axis=1)  # down-mix to mono
     if not np.isfinite(audio).all():
         raise SeqkitError(f"{path}: audio holds NaN or infinite samples")
     if sample_rate and rate != sample_rate:
-        audio = AF.resample(torch.from_numpy(audio), rate, sample_rate).numpy()
+        audio = resample(audio, rate, sample_rate)
     return audio
+
+
+def resample(audio: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
+    """Resample mono float32 `audio` from `rate` to `new_rate` (ceil(n * new_rate / rate) samples).
+
+    torchaudio's band-limited polyphase filter for the usual ratios (48 or 44.1 kHz to 8 kHz);
+    for an awkward ratio such as 44,101 Hz, whose filter would have thousands of phases and take
+    minutes, the same band limit applied in the frequency domain.
+
+    Example:
+        >>> tone = np.zeros(4410, np.float32)
+        >>> len(resample(tone, 44100, 8000)), len(resample(tone, 44101, 8000))
+        (800, 800)
+    """
+    ratio = max(rate, new_rate) // math.gcd(rate, new_rate)
+    if ratio <= 1000:
+        return AF.resample(torch.from_numpy(audio), rate, new_rate).numpy()
+    # Zero-pad to a whole number of input periods of the ratio, so that the output samples fall
+    # exactly 1/new_rate apart, keep the spectrum below the new Nyquist frequency, then trim.
+    period = rate // math.gcd(rate, new_rate)
+    padded = -(-len(audio) // period) * period
+    length = padded * new_rate // rate
+    spectrum = np.fft.rfft(audio, padded)
+    kept = np.zeros(length // 2 + 1, dtype=spectrum.dtype)
+    bins = min(len(spectrum), len(kept))
+    kept[:bins] = spectrum[:bins]
+    resampled = np.fft.irfft(kept, length) * (length / padded)
+    return resampled[: -(-len(audio) * new_rate // rate)].astype(np.float32)
 
 
 def read_fsdd(folder: Path, sample_rate: int = 8000) -> list[Recording]:

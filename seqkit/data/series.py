@@ -5,6 +5,7 @@ The whole series is one (T, C) tensor; a window is cut by indexing, never by per
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import lightning as L
@@ -29,8 +30,19 @@ def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarr
     """
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
-        raise SeqkitError(f"{path}: cannot read as CSV ({' '.join(str(err).split())[:160]})") from None
+        with open(path, encoding="utf-8-sig", newline="") as file:  # the names as written: pandas renames repeats
+            header = next(csv.reader(file), [])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error, OSError) as err:
+        raise SeqkitError(f"{path}: cannot read as CSV ({' '.join(str(err).split())[:160]}); "
+                          f"it must be comma-separated UTF-8 text with one field per header column") from None
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas takes a surplus first field for an index
+        raise SeqkitError(f"{path}: the rows have more fields than the header's {len(header)}; "
+                          f"name every column in the first line")
+    for k, name in enumerate(header):
+        if not name.strip():
+            raise SeqkitError(f"{path}: column {k + 1} of the header has no name; name every column")
+        if name in header[:k]:
+            raise SeqkitError(f"{path}: column {name!r} appears twice in the header; rename or drop one")
     if "date" not in frame.columns:
         raise SeqkitError(f"{path}: no 'date' column (columns: {', '.join(map(str, frame.columns))}); "
                           f"the first column must be named date")
@@ -41,14 +53,29 @@ def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarr
         raise SeqkitError(f"{path}: target column {target!r} not found (columns: {', '.join(columns)})")
     if len(frame) == 0:
         raise SeqkitError(f"{path}: no data rows")
-    dates = pd.to_datetime(frame["date"], errors="coerce")
+    try:
+        dates = pd.to_datetime(frame["date"], errors="coerce")
+    except (ValueError, TypeError, OverflowError) as err:  # e.g. dates in several time zones
+        raise SeqkitError(f"{path}: column date: {' '.join(str(err).split())[:160]}; write every date in "
+                          f"one format and time zone, e.g. 2016-07-01 00:00:00") from None
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise SeqkitError(f"{path}: line {row + 2}, column date: {frame['date'].iloc[row]!r} is not a date")
+        raise SeqkitError(f"{path}: line {row + 2}, column date: {frame['date'].iloc[row]!r} is not a date in "
+                          f"the format of the first row ({frame['date'].iloc[0]!r})")
+    stamps = pd.DatetimeIndex(dates).asi8
+    step = np.flatnonzero(np.diff(stamps) <= 0)
+    if step.size:  # windows cut across unordered or repeated rows would mix up time
+        row = int(step[0]) + 1
+        how = "repeats the date of" if stamps[row] == stamps[row - 1] else "is earlier than"
+        raise SeqkitError(f"{path}: line {row + 2}, column date: {frame['date'].iloc[row]!r} {how} line {row + 1} "
+                          f"({frame['date'].iloc[row - 1]!r}); sort the rows by date and drop repeated dates")
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for j, column in enumerate(columns):
-        numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+        numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, copy=True)
         bad = ~np.isfinite(numbers)
+        if bad.any():  # stripping every value is slow on a million rows: only the ones that failed
+            numbers[bad] = pd.to_numeric(frame[column][bad].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+            bad = ~np.isfinite(numbers)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise SeqkitError(f"{path}: line {row + 2}, column {column}: {frame[column].iloc[row]!r} "

@@ -201,6 +201,9 @@ def read_text(path: str | Path) -> str:
                           f"({err.reason}); convert the file to UTF-8") from None
     if not text:
         raise SeqkitError(f"{path} is empty; point data.path at a text file with some text in it")
+    if "\x00" in text:  # valid UTF-8, but a NUL byte means a binary file (an archive, a model ...)
+        raise SeqkitError(f"{path}: a binary file, not text (NUL byte at byte offset {raw.index(0)}); "
+                          f"point data.path at a UTF-8 text file")
     return text
 
 
