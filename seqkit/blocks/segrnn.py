@@ -117,7 +117,7 @@ class SegRNN(nn.Module):
     def _segments(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Join every `group` frames into one embedded segment; a partial last segment is zero-padded."""
         batch, steps, size = x.shape
-        padded = -(-steps // self.group) * self.group
+        padded = (steps + self.group - 1) // self.group * self.group  # not -(-a // b): ONNX's Div truncates
         valid = torch.arange(steps, device=x.device)[None, :] < lengths.to(x.device)[:, None]
         x = nn.functional.pad(x * valid.unsqueeze(-1), (0, 0, 0, padded - steps))  # zeros past each length
         x = x.reshape(batch, padded // self.group, self.group * size)  # (B, T, D) -> (B, T/g, g*D)
