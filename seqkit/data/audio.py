@@ -40,6 +40,8 @@ def read_audio(path: Path, sample_rate: int | None = None) -> np.ndarray:
     Errors name the file: missing, empty, not audio, truncated or without samples.
     """
     path = Path(path)
+    if path.is_dir():
+        raise SeqkitError(f"{path}: a folder, not an audio file; give the audio files in it")
     if not path.is_file():
         raise SeqkitError(f"{path}: no such file")
     if path.stat().st_size == 0:
