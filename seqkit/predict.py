@@ -67,6 +67,8 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
     out = Path(out) if out else Path(f"{csv.stem}_forecast.csv")
     if out.exists():
         raise SeqkitError(f"{out} already exists; pass another --out")
+    if not out.parent.is_dir():
+        raise SeqkitError(f"--out {out}: folder {out.parent} does not exist; create it or pass another --out")
     model, info = load_model(resolve(checkpoint))
     if info.get("recipe") != "ltsf":
         raise SeqkitError(f"{checkpoint} is a {info.get('recipe')} checkpoint, not a forecasting one")
@@ -85,7 +87,9 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
     stamps = future_dates(dates, forecast.shape[0], csv)
     frame = pd.DataFrame(forecast, columns=info["columns"])
     frame.insert(0, "date", stamps.strftime("%Y-%m-%d %H:%M:%S"))
-    frame.to_csv(out, index=False, float_format="%.6g")
+    partial = out.with_name(f".{out.name}.partial")  # renamed when complete: never half a forecast
+    frame.to_csv(partial, index=False, float_format="%.6g")
+    partial.replace(out)
     return out
 
 

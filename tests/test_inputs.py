@@ -313,6 +313,17 @@ def test_predict_refuses_a_bad_csv_and_changes_nothing(ltsf_run, case, name):
     assert digest(ltsf_run) == before
 
 
+def test_predict_into_a_missing_folder_or_from_a_folder_is_named(ltsf_run, tmp_path):
+    source = tmp_path / "recent.csv"
+    source.write_text(etth1_like())
+    before = digest(ltsf_run)
+    code, _, err = seqkit("predict", ltsf_run, "--csv", source, "--out", tmp_path / "nowhere" / "f.csv")
+    assert "does not exist; create it or pass another --out" in one_line_error(code, err, tmp_path / "nowhere")
+    code, _, err = seqkit("predict", ltsf_run, "--csv", tmp_path, "--out", tmp_path / "f.csv")
+    one_line_error(code, err, tmp_path)
+    assert digest(ltsf_run) == before and not (tmp_path / "nowhere").exists() and not (tmp_path / "f.csv").exists()
+
+
 def test_predict_reads_a_good_csv(ltsf_run, tmp_path):
     source = tmp_path / "recent.csv"
     source.write_text(etth1_like())
@@ -424,7 +435,9 @@ def test_transcribe_reads_valid_files_names_bad_ones_and_changes_nothing(asr_run
     (tmp_path / "notes.wav").write_text("this is a text file\n")
     (tmp_path / "cut.wav").write_bytes(wav_bytes()[:20])
     (tmp_path / "silent.wav").write_bytes(wav_bytes(0))
-    files = ["stereo48k24bit.wav", "empty.wav", "float.wav", "notes.wav", "cut.wav", "silent.wav", "missing.wav"]
+    (tmp_path / "folder.wav").mkdir()
+    files = ["stereo48k24bit.wav", "empty.wav", "float.wav", "notes.wav", "cut.wav", "silent.wav", "missing.wav",
+             "folder.wav"]
     code, out, err = seqkit("transcribe", asr_run, *[tmp_path / f for f in files])
     assert code == 1 and "Traceback" not in err
     assert [line.split("\t")[0] for line in out.splitlines()] == [str(tmp_path / f) for f in files[::2][:2]]
