@@ -36,15 +36,18 @@ def run(
     overrides: list[str] = typer.Argument(None, help="Settings to change, as key.subkey=value."),
     config: list[Path] = typer.Option([], "--config", "-c", help="Overlay YAML merged on top; repeatable."),
     data_root: Path = DATA_ROOT,
+    resume: Path = typer.Option(None, "--resume", help="Continue this run directory from its last checkpoint "
+                                "(give the run's own overrides and overlays)."),
 ) -> None:
     """Train, test and report a recipe; results go to a new run directory.
 
     Example: seqkit run recipes/ltsf data.pred_len=336 trainer.max_epochs=3 -c configs/debug.yaml
+    After a crash: the same command with --resume runs/ltsf/<run> continues where it stopped.
     """
     from seqkit.recipes import run_recipe
 
     _set_data_root(data_root)
-    run_recipe(recipe, overrides or [], config)
+    run_recipe(recipe, overrides or [], config, resume=resume)
 
 
 @app.command("eval")

@@ -31,24 +31,31 @@ def find_recipe(name: str | Path) -> Path:
                       f"({nearest(str(name), bundled())})")
 
 
-def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iterable[str | Path] = ()):
+def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iterable[str | Path] = (),
+               resume: str | Path | None = None):
     """Load a recipe's config with overlays and overrides, then call its ``main(cfg)``.
 
+    With `resume` (a run directory), the run continues from its ``checkpoints/last.ckpt``; the
+    settings must be the run's own (its ``config.yaml``), and no file of it is removed.
     ``recipe.py`` is Python code and runs as such: run recipes you trust.
     """
     from seqkit.config import load_config  # torch and the blocks load only when a recipe runs
-    from seqkit.runs import check_free
+    from seqkit.runs import check_free, check_resume, is_main_process, resume_run
 
     folder = find_recipe(recipe)
     cfg = load_config(folder, overlays, overrides)
-    if cfg.get("run_dir"):
+    if resume is not None:
+        check_resume(resume, cfg)
+        cfg.run_dir = str(resume)
+    elif cfg.get("run_dir") and is_main_process():
         check_free(cfg.run_dir)
     spec = importlib.util.spec_from_file_location(f"seqkit_recipe_{folder.name}", folder / "recipe.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not hasattr(module, "main"):
         raise SeqkitError(f"{folder / 'recipe.py'} defines no main(cfg)")
-    return module.main(cfg)
+    with resume_run(resume):
+        return module.main(cfg)
 
 
 # `seqkit new`: which bundled recipe a head's task starts from, and what each front-end reads.

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -23,11 +26,80 @@ def check_free(run_dir: str | Path) -> Path:
     return path
 
 
+# The run directory `seqkit run ... --resume RUN_DIR` continues (None: a new run).
+_resume: Path | None = None
+
+
+def resuming() -> Path | None:
+    """The run directory being resumed, if any (`make_trainer` then continues from its last.ckpt)."""
+    return _resume
+
+
+@contextmanager
+def resume_run(run_dir: str | Path | None) -> Iterator[None]:
+    """Within this block, `create_run_dir` and `make_trainer` continue the run in `run_dir`."""
+    global _resume
+    previous, _resume = _resume, (Path(run_dir) if run_dir is not None else None)
+    try:
+        yield
+    finally:
+        _resume = previous
+
+
+def is_main_process() -> bool:
+    """False in the extra processes of a multi-process run (Lightning DDP, torchrun, SLURM)."""
+    return all(int(os.environ.get(k, "0") or 0) == 0 for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
+
+
+def check_resume(run_dir: str | Path, cfg: DictConfig) -> Path:
+    """Fail unless `run_dir` holds an unfinished run trained with exactly the settings of `cfg`."""
+    path = Path(run_dir)
+    if not (path / "config.yaml").is_file():
+        raise SeqkitError(f"--resume {path}: not a run directory (no config.yaml); give the folder a run wrote")
+    if (path / "metrics.json").is_file():
+        raise SeqkitError(f"--resume {path}: that run has finished (metrics.json is there); nothing to resume")
+    saved = OmegaConf.to_container(OmegaConf.load(path / "config.yaml"), resolve=True)
+    now = OmegaConf.to_container(cfg, resolve=True)
+    saved.pop("run_dir", None)
+    now.pop("run_dir", None)
+    difference = _first_difference(saved, now)
+    if difference:
+        key, old, new = difference
+        raise SeqkitError(f"--resume {path}: {key} is {new!r} here but {old!r} in {path / 'config.yaml'}; "
+                          f"resume with the run's own overlays and overrides")
+    return path
+
+
+def _first_difference(old, new, prefix: str = ""):
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            found = _first_difference(old.get(key, "<unset>"), new.get(key, "<unset>"), f"{prefix}{key}.")
+            if found:
+                return found
+        return None
+    return (prefix.rstrip("."), old, new) if old != new else None
+
+
 def create_run_dir(cfg: DictConfig, recipe: str) -> Path:
     """Create the run's directory and write the resolved ``config.yaml`` and ``train.log`` there.
 
     ``cfg.run_dir`` names it; if unset, ``runs/<recipe>/<date>-<time>`` (with a suffix if taken).
+    When resuming (`resume_run`), the existing directory is used as it is (the log is appended
+    to). The extra processes of a multi-process run use the first process's directory and write
+    nothing there themselves.
     """
+    if not is_main_process():
+        shared = os.environ.get("SEQKIT_RUN_DIR") or cfg.get("run_dir")
+        if not shared:
+            raise SeqkitError("a multi-process run started outside Lightning's launcher (torchrun, SLURM) "
+                              "needs run_dir=<folder> set, the same for every process")
+        return Path(shared)
+    if _resume is not None:
+        path = _resume
+        attach_log(path / "train.log")
+        log.info("run directory: %s (resumed)", path)
+        os.environ["SEQKIT_RUN_DIR"] = str(path.resolve())
+        return path
     if cfg.get("run_dir"):
         path = check_free(cfg.run_dir)
         path.mkdir(parents=True, exist_ok=True)
@@ -43,6 +115,7 @@ def create_run_dir(cfg: DictConfig, recipe: str) -> Path:
     OmegaConf.save(cfg, path / "config.yaml", resolve=True)
     attach_log(path / "train.log")
     log.info("run directory: %s", path)
+    os.environ["SEQKIT_RUN_DIR"] = str(path.resolve())  # for the processes Lightning's DDP launches
     return path
 
 
@@ -69,7 +142,9 @@ def attach_log(path: Path) -> None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write `data` as indented JSON, refusing to replace an existing file."""
+    """Write `data` as indented JSON, refusing to replace an existing file (the main process only)."""
+    if not is_main_process():
+        return
     if path.exists():
         raise SeqkitError(f"{path} already exists; not overwriting it")
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

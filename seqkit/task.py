@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Timer
 from torch import nn
+from torchmetrics import Metric
 
 from seqkit.errors import SeqkitError
 
@@ -87,6 +88,9 @@ class Task(L.LightningModule):
         self.model, self.info = model, dict(info or {})
         self.optimizer, self.lr, self.weight_decay, self.schedule = optimizer, lr, weight_decay, schedule
         self.test_metrics = model.head.metrics(**self.info)
+        for metric in self.test_metrics.modules():  # each process tests the whole split (seqkit.data.resume)
+            if isinstance(metric, Metric):
+                metric.sync_on_compute = False
 
     # A stateful back-end (a language model reading streams) starts every pass over the data
     # afresh; validation in the middle of an epoch does not disturb the training streams' state.
@@ -109,6 +113,13 @@ class Task(L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int):
         loss = self.model.head.loss(*self(batch), batch)
+        finite = torch.isfinite(loss.detach()).all()
+        if self.trainer.world_size > 1:  # every process stops, or none does
+            finite = self.trainer.strategy.reduce_boolean_decision(bool(finite), all=True)
+        if not finite:
+            raise SeqkitError(f"the training loss is {float(loss):g} at step {self.global_step + 1} (epoch "
+                              f"{self.current_epoch + 1}, batch {batch_idx + 1}); training stopped before applying "
+                              f"it, the last good checkpoint is kept; lower train.lr or set trainer.gradient_clip_val")
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["inputs"]))
         return loss
 
@@ -139,3 +150,14 @@ class Task(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["seqkit"] = self.info
+        if self.model.carried_state is not None:  # a language model's state between TBPTT windows
+            checkpoint["carried_state"] = self.model.carried_state
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._resumed_state = checkpoint.get("carried_state")
+
+    def on_train_start(self):  # resumed in the middle of an epoch: carry on with the saved state
+        state, self._resumed_state = getattr(self, "_resumed_state", None), None
+        if state is not None:
+            move = lambda s: tuple(t.to(self.device) for t in s) if isinstance(s, (tuple, list)) else s.to(self.device)  # noqa: E731
+            self.model.reset_state([move(layer) for layer in state])

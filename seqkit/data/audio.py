@@ -18,6 +18,7 @@ import torch
 import torchaudio.functional as AF
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from seqkit.data.resume import ResumableData
 from seqkit.data.root import locate_folder as locate_known_folder
 from seqkit.data.text import CharTokenizer, PieceTokenizer, WordTokenizer, tokenizer_from_data
 from seqkit.errors import SeqkitError
@@ -283,7 +284,7 @@ class _Identity(Dataset):
         return i
 
 
-class SpeechData(L.LightningDataModule):
+class SpeechData(ResumableData, L.LightningDataModule):
     """FSDD spoken digits as connected-digit (or isolated) utterances, with a tokenizer.
 
     Args:
@@ -356,8 +357,11 @@ class SpeechData(L.LightningDataModule):
 
     def _loader(self, name: str, train: bool = False) -> DataLoader:
         data = self.splits[name]
-        return DataLoader(_Identity(len(data)), batch_sampler=Batches(data, self.batch_size, train, fresh=train),
-                          collate_fn=Collate(data, self.tokenizer))
+        batches = Batches(data, self.batch_size, train, fresh=train)
+        if train:  # training resumes exactly from a checkpoint, and shares batches between processes
+            batches = self.resumable(batches)
+        return DataLoader(_Identity(len(data)), batch_sampler=batches, collate_fn=Collate(data, self.tokenizer),
+                          generator=torch.Generator() if train else None)  # see seqkit.data.resume
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

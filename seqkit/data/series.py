@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from seqkit.data.resume import ResumableData, ShuffledBatches
 from seqkit.data.root import locate
 from seqkit.errors import SeqkitError
 
@@ -136,7 +137,7 @@ def _batch(batch: dict) -> dict:
     return batch  # __getitems__ already built the batch
 
 
-class SeriesData(L.LightningDataModule):
+class SeriesData(ResumableData, L.LightningDataModule):
     """Windows of a CSV series split by a forecasting protocol, scaled with training statistics.
 
     Args:
@@ -168,6 +169,7 @@ class SeriesData(L.LightningDataModule):
         if seq_len < 1 or pred_len < 1 or batch_size < 1:
             raise SeqkitError("data.seq_len, data.pred_len and data.batch_size must be positive")
         self.path = locate(path)
+        self.seed = torch.initial_seed()  # the run's seed (seed_everything): shuffles training
         if protocol == "auto":
             stem = self.path.stem
             protocol = "ett_hour" if stem.startswith("ETTh") else "ett_minute" if stem.startswith("ETTm") else "custom"
@@ -209,8 +211,12 @@ class SeriesData(L.LightningDataModule):
                           drop_last=drop_last, collate_fn=_batch)
 
     def train_dataloader(self) -> DataLoader:
-        # As the reference code: shuffled, incomplete last batch dropped (training only).
-        return self._loader("train", shuffle=True, drop_last=len(self.splits["train"]) > self.batch_size)
+        # As the reference code: shuffled, incomplete last batch dropped (training only); the order
+        # of each epoch follows from (seed, epoch), so that a checkpoint resumes it exactly.
+        size = len(self.splits["train"])
+        batches = ShuffledBatches(size, self.batch_size, drop_last=size > self.batch_size, seed=self.seed)
+        return DataLoader(self.splits["train"], batch_sampler=self.resumable(batches), collate_fn=_batch,
+                          generator=torch.Generator())  # not the global generator: see seqkit.data.resume
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")

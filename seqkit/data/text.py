@@ -14,6 +14,7 @@ import sentencepiece as spm
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from seqkit.data.resume import ResumableData, share_rows
 from seqkit.errors import SeqkitError
 
 log = logging.getLogger("seqkit")
@@ -258,7 +259,7 @@ class Streams(Dataset):
         return self.targets.numel()
 
 
-class TextData(L.LightningDataModule):
+class TextData(ResumableData, L.LightningDataModule):
     """A text corpus for language modelling: nanoGPT's split, a tokenizer, streams for TBPTT.
 
     The first `train_fraction` of the characters train, the rest validate (nanoGPT's 90/10 for
@@ -324,7 +325,10 @@ class TextData(L.LightningDataModule):
         return DataLoader(self.streams[split], batch_size=None, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
+        # In order, from a checkpoint's position on resume; each process takes its share of the streams.
+        streams = self.streams["train"]
+        return DataLoader(streams, batch_size=None, sampler=self.resumable(range(len(streams)), batches=False),
+                          collate_fn=share_rows, generator=torch.Generator())  # see seqkit.data.resume
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")
