@@ -55,9 +55,10 @@ KNOWN: dict[str, Remote] = {
     ),
 }
 
-# Folders the bundled recipes use, by their path under the data root. FSDD v1.0.9 (5 speakers,
-# 2,500 recordings) with the SHA-256 TensorFlow Datasets records for it; later tags have no
-# published checksum, and the copy in a shared data root may hold a different set of speakers.
+# Folders the bundled recipes use, by their path under the data root. FSDD v1.0.9, the newest tag
+# with a published SHA-256 (TensorFlow Datasets records it). Its speakers are not the 5 of the
+# copy the benchmarks and README figures use (george, jackson, lucas, nicolas, yweweler, from
+# v1.0.10 or later): a downloaded copy trains and tests, but on other speakers.
 ARCHIVES: dict[str, Archive] = {
     "fsdd/recordings": Archive(
         "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/v1.0.9.tar.gz",
