@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SHARED_DATA := $(abspath ../shared/data)
 export SEQKIT_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
-.PHONY: run test lint bench bench-speed bench-asr bench-lm clean
+.PHONY: run test lint bench bench-speed bench-asr bench-lm bench-reliability clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,6 @@ bench-asr: $(VENV)/.installed  ## the ASR benchmark (about two hours on 2 cores)
 
 bench-lm: $(VENV)/.installed  ## the LM benchmark (about 15 minutes on 2 cores)
 	$(BIN)/python benchmarks/lm.py $(ARGS)
+
+bench-reliability: $(VENV)/.installed  ## kill -9 and resume the LTSF and LM recipes, compare (about 15 minutes)
+	$(BIN)/python benchmarks/reliability.py $(ARGS)

@@ -117,7 +117,7 @@ class Task(L.LightningModule):
         if self.trainer.world_size > 1:  # every process stops, or none does
             finite = self.trainer.strategy.reduce_boolean_decision(bool(finite), all=True)
         if not finite:
-            raise SeqkitError(f"the training loss is {float(loss):g} at step {self.global_step + 1} (epoch "
+            raise SeqkitError(f"the training loss is {float(loss.detach()):g} at step {self.global_step + 1} (epoch "
                               f"{self.current_epoch + 1}, batch {batch_idx + 1}); training stopped before applying "
                               f"it, the last good checkpoint is kept; lower train.lr or set trainer.gradient_clip_val")
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["inputs"]))

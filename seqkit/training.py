@@ -177,12 +177,11 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
             callbacks.append(StepCheckpoint(folder / "last.ckpt", every))
         if resuming() is not None and Path(resuming()).resolve() == Path(run_dir).resolve():
             resume = folder / "last.ckpt" if (folder / "last.ckpt").is_file() else None
+    if "logger" not in settings:
+        settings["logger"] = _logger(run_dir, resume) if run_dir is not None else False
     try:
-        trainer = L.Trainer(
-            default_root_dir=run_dir, callbacks=callbacks,
-            logger=_logger(run_dir, resume) if run_dir is not None else False,
-            enable_checkpointing=run_dir is not None, **settings,
-        )
+        trainer = L.Trainer(default_root_dir=run_dir, callbacks=callbacks,
+                            enable_checkpointing=run_dir is not None, **settings)
     except (TypeError, ValueError) as err:
         raise SeqkitError(f"trainer settings: {' '.join(str(err).split())}") from None
     if resume is not None:
