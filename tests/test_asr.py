@@ -113,6 +113,40 @@ def test_speed_perturbation_changes_the_audio_of_training_utterances_only(record
         sk.data.audio.Utterances(parts["train"], count=3, seed=3, speed=0.7)
 
 
+def test_noise_at_a_random_snr_is_added_to_training_utterances_only(recordings, data_root):
+    parts = split(recordings)
+    plain = sk.data.audio.Utterances(parts["train"], count=20, seed=4, task="isolated")
+    noisy = sk.data.audio.Utterances(parts["train"], count=20, seed=4, task="isolated", snr=(10, 30))
+    for i in range(20):
+        clean, dirty = plain.utterance(i)[0].astype(np.float64), noisy.utterance(i)[0].astype(np.float64)
+        snr = 10 * np.log10(np.mean(clean ** 2) / np.mean((dirty - clean) ** 2))
+        assert 9 < snr < 31  # relative to each utterance's own level: quiet speakers get quiet noise
+    assert np.array_equal(noisy.utterance(3)[0], noisy.utterance(3)[0])  # deterministic
+    data = sk.SpeechData(data_root / "fsdd/recordings", noise_snr=[10, 30], train_utterances=8, eval_utterances=8)
+    assert data.splits["train"].snr == (10, 30) and data.splits["val"].snr is None and data.splits["test"].snr is None
+    with pytest.raises(SeqkitError, match=r"data.noise_snr must be \[low, high\]"):
+        sk.data.audio.Utterances(parts["train"], count=3, seed=3, snr=(30, 10))
+
+
+def test_utterance_normalisation_keeps_the_spectral_shape_that_band_normalisation_removes(recordings):
+    waves = [torch.from_numpy(r.audio) for r in recordings[:2]]
+    lengths = torch.tensor([len(w) for w in waves])
+    batch = torch.zeros(2, int(lengths.max()), 1)
+    for k, w in enumerate(waves):
+        batch[k, : len(w), 0] = w
+    band = sk.ConvSpectrogram(norm="band", filters=4, dim=8).eval()
+    whole = sk.ConvSpectrogram(norm="utterance", filters=4, dim=8).eval()
+    (spec_b, frames), (spec_u, _) = band.features(batch, lengths), whole.features(batch, lengths)
+    for k in range(2):
+        b, u = spec_b[k, :, : frames[k]], spec_u[k, :, : frames[k]]
+        assert torch.allclose(b.mean(1), torch.zeros(40), atol=1e-4)  # every band's average removed
+        assert abs(float(u.mean())) < 1e-4 and abs(float(u.std(unbiased=False)) - 1) < 1e-3
+        assert float(u.mean(1).std()) > 0.3  # bands keep their differences: the word's average spectrum
+        assert not spec_u[k, :, frames[k]:].any()  # padding stays zero
+    with pytest.raises(SeqkitError, match="conv_spectrogram norm must be band or utterance"):
+        sk.ConvSpectrogram(norm="global")
+
+
 def test_splits_never_share_a_recording(recordings):
     names = {k: {(r.digit, r.speaker, r.index) for r in v} for k, v in split(recordings).items()}
     assert not names["train"] & names["test"] and not names["val"] & names["test"]

@@ -89,6 +89,9 @@ class ConvSpectrogram(nn.Module):
         time_stride: frames per output frame, 4 (both convolutions stride 2 in time), 2 (the first
             only) or 1; the frequency axis is always reduced 4 times. Two times finer output frames
             give CTC room for short words at about twice the recurrent cost.
+        norm: ``band`` standardises each mel band over the utterance (cepstral mean and variance
+            normalisation); ``utterance`` uses one mean and deviation for all bands, which keeps the
+            word's average spectral shape (telling short isolated words apart relies on it).
 
     Example:
         >>> conv = ConvSpectrogram(in_dim=1, sample_rate=8000, n_mels=40, filters=8, dim=32)
@@ -100,8 +103,11 @@ class ConvSpectrogram(nn.Module):
     def __init__(self, in_dim: int = 1, sample_rate: int = 8000, n_mels: int = 40, window_ms: float = 25.0,
                  hop_ms: float = 10.0, filters: int = 32, dim: int = 256, freq_masks: int = 2,
                  freq_width: int = 8, time_masks: int = 2, time_width: int = 10, dropout: float = 0.0,
-                 time_stride: int = 4):
+                 time_stride: int = 4, norm: str = "band"):
         super().__init__()
+        if norm not in ("band", "utterance"):
+            raise SeqkitError(f"conv_spectrogram norm must be band or utterance, got {norm!r}")
+        self.norm = norm
         if time_stride not in (1, 2, 4):
             raise SeqkitError(f"conv_spectrogram time_stride must be 1, 2 or 4, got {time_stride}")
         import torchaudio
@@ -138,8 +144,11 @@ class ConvSpectrogram(nn.Module):
         frames = self.frames(lengths.to(spec.device))
         mask = (torch.arange(spec.shape[-1], device=spec.device)[None, :] < frames[:, None]).unsqueeze(1)
         count = frames.view(-1, 1, 1).to(spec.dtype)
-        mean = (spec * mask).sum(-1, keepdim=True) / count  # per utterance and band, over valid frames
-        std = ((((spec - mean) * mask) ** 2).sum(-1, keepdim=True) / count).sqrt() + 1e-5
+        dims = (-1,) if self.norm == "band" else (-2, -1)  # per band, or over all bands, of each utterance
+        if self.norm == "utterance":
+            count = count * spec.shape[1]
+        mean = (spec * mask).sum(dims, keepdim=True) / count  # over the valid frames
+        std = ((((spec - mean) * mask) ** 2).sum(dims, keepdim=True) / count).sqrt() + 1e-5
         return (spec - mean) / std * mask, frames
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:

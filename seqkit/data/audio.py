@@ -141,7 +141,8 @@ class Utterances(Dataset):
     """
 
     def __init__(self, recordings: list[Recording], count: int, seed: int, task: str = "connected",
-                 max_digits: int = 7, sample_rate: int = 8000, noise: float = 0.0, speed: float = 0.0):
+                 max_digits: int = 7, sample_rate: int = 8000, noise: float = 0.0, speed: float = 0.0,
+                 snr: tuple[float, float] | None = None):
         if task not in ("connected", "isolated"):
             raise SeqkitError(f"data.task must be connected or isolated, got {task!r}")
         if not 0.0 <= speed < 0.5:
@@ -149,6 +150,9 @@ class Utterances(Dataset):
         self.recordings, self.seed, self.task = recordings, seed, task
         self.count = len(recordings) if task == "isolated" else count
         self.max_digits, self.sample_rate, self.noise, self.speed = max_digits, sample_rate, noise, speed
+        if snr is not None and (len(snr) != 2 or not snr[0] <= snr[1]):
+            raise SeqkitError(f"data.noise_snr must be [low, high] in dB with low <= high, got {list(snr)}")
+        self.snr = tuple(snr) if snr is not None else None
         by_speaker: dict[str, list[int]] = {}
         for i, r in enumerate(recordings):
             by_speaker.setdefault(r.speaker, []).append(i)
@@ -194,6 +198,10 @@ class Utterances(Dataset):
         if self.noise:
             noise = np.random.default_rng((self.seed, i, 1)).normal(0, self.noise, len(audio))
             audio = audio + noise.astype(np.float32)
+        if self.snr:  # white noise at a random signal-to-noise ratio, relative to this utterance's level
+            rng = np.random.default_rng((self.seed, i, 3))
+            level = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) / 10 ** (rng.uniform(*self.snr) / 20)
+            audio = audio + rng.normal(0, level, len(audio)).astype(np.float32)
         return audio, " ".join(DIGITS[self.recordings[p].digit] for p in picks), picks
 
 
@@ -301,6 +309,8 @@ class SpeechData(ResumableData, L.LightningDataModule):
         max_digits: longest connected utterance.
         noise: standard deviation of white noise added to connected utterances (0: none).
         speed_perturb: training recordings play at a random speed in [1 - p, 1 + p] (0: none).
+        noise_snr: ``[low, high]``: white noise at a signal-to-noise ratio drawn from that range (dB)
+            added to every training utterance; None: none.
         sample_rate: the rate of the recordings and of the model.
         seed: seeds the utterance builder.
         tokenizer: a tokenizer saved by `to_data` (a checkpoint's) to use instead of fitting one.
@@ -309,7 +319,8 @@ class SpeechData(ResumableData, L.LightningDataModule):
     def __init__(self, path: str = "fsdd/recordings", task: str = "connected", test_speakers: list[str] = (),
                  units: str = "chars", vocab_size: int = 32, model_type: str = "unigram", batch_size: int = 32,
                  train_utterances: int = 4000, eval_utterances: int = 500, max_digits: int = 7,
-                 noise: float = 0.0, speed_perturb: float = 0.0, sample_rate: int = 8000, seed: int = 0,
+                 noise: float = 0.0, speed_perturb: float = 0.0, noise_snr: list[float] | None = None,
+                 sample_rate: int = 8000, seed: int = 0,
                  tokenizer: dict | None = None):
         super().__init__()
         folder = Path(path)
@@ -319,7 +330,8 @@ class SpeechData(ResumableData, L.LightningDataModule):
         count = {"train": train_utterances, "val": eval_utterances, "test": eval_utterances}
         offsets = {"train": 0, "val": 1_000_000, "test": 2_000_000}  # distinct seeds per split
         self.splits = {name: Utterances(recs, count[name], seed + offsets[name], task, max_digits, sample_rate, noise,
-                                        speed_perturb if name == "train" else 0.0)
+                                        speed_perturb if name == "train" else 0.0,
+                                        noise_snr if name == "train" else None)
                        for name, recs in parts.items()}
         train_texts = [self.splits["train"].transcript(i) for i in range(min(2000, len(self.splits["train"])))]
         if tokenizer is not None:
