@@ -31,14 +31,14 @@ sys.path.insert(0, str(ROOT))
 
 from seqkit.checkpoint import load_file  # noqa: E402
 
-COMMON = ["trainer.enable_progress_bar=false", "trainer.checkpoint_every_n_steps=10"]
+COMMON = ["trainer.enable_progress_bar=false", "trainer.checkpoint_every_n_steps=5"]
 RECIPES = {
     # SegRNN at the paper's size on ETTh1 (bf16 autocast, as the recipe), two short epochs.
-    "ltsf": ["trainer.max_epochs=2", "trainer.limit_train_batches=40", "trainer.limit_val_batches=20",
-             "trainer.limit_test_batches=20", "trainer.patience=0"],
+    "ltsf": ["trainer.max_epochs=2", "trainer.limit_train_batches=24", "trainer.limit_val_batches=8",
+             "trainer.limit_test_batches=8", "trainer.patience=0"],
     # The 2x384 character LSTM on Tiny Shakespeare (bf16 autocast), TBPTT state carried across batches.
-    "lm": ["trainer.max_epochs=2", "trainer.limit_train_batches=40", "trainer.limit_val_batches=20",
-           "trainer.limit_test_batches=20"],
+    "lm": ["trainer.max_epochs=2", "trainer.limit_train_batches=24", "trainer.limit_val_batches=8",
+           "trainer.limit_test_batches=8"],
 }
 TIMING = ("fit_seconds", "run_dir", "train_tokens_per_second")
 
