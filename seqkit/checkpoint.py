@@ -36,12 +36,15 @@ def load_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SeqkitError(f"checkpoint {path} not found")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; its directory is at the very end
+        raise SeqkitError(f"{path}: not a readable checkpoint, truncated or corrupt (not a torch zip archive); "
+                          f"give a .ckpt file or a run directory")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else "unsafe content"
         raise SeqkitError(f"{path}: refused to load, it holds more than tensors and plain data ({first})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, IndexError, KeyError) as err:
         raise SeqkitError(f"{path}: not a readable checkpoint, truncated or corrupt "
                           f"({' '.join(str(err).split())[:120]}); resume from another checkpoint or retrain") from None
 

@@ -224,3 +224,12 @@ def test_ddp_over_two_processes_is_close_to_one(tmp_path):
         assert ddp["test"][name] == pytest.approx(value, rel=0.02), name
     assert ddp["best_val_loss"] == pytest.approx(single["best_val_loss"], rel=0.02)
     assert ddp["test"] != single["test"]  # two processes really trained (float sums in another order)
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named(cli, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("data:\n  path: ETT-small/ETTh1.csv\n")
+    for command in (("eval", config), ("predict", config, "--csv", config)):
+        result = cli(*command)
+        assert result.code == 2 and f"{config}: not a readable checkpoint" in result.err
+        assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
