@@ -42,3 +42,6 @@ bench-lm: $(VENV)/.installed  ## the LM benchmark (about 15 minutes on 2 cores)
 
 bench-reliability: $(VENV)/.installed  ## kill -9 and resume the LTSF and LM recipes, compare (about 15 minutes)
 	$(BIN)/python benchmarks/reliability.py $(ARGS)
+
+bench-kws: $(VENV)/.installed  ## the spoken-digit classifier: FSDD split and leave-one-speaker-out (about 30 minutes)
+	$(BIN)/python benchmarks/kws.py $(ARGS)
