@@ -49,10 +49,12 @@ def run(name: str, extra: list[str]) -> dict:
 
 
 def commit() -> str:
-    """The checked-out commit (with '+' when the work tree differs), to tell results apart."""
+    """The version of the code (git's tree hashes of seqkit/ and recipes/, with '+' when the work
+    tree differs from them), to tell results apart; commits of other files do not change it."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        head = "-".join(subprocess.run(["git", "rev-parse", "--short", f"HEAD:{folder}"], cwd=ROOT,
+                                       capture_output=True, text=True, check=True).stdout.strip()
+                        for folder in ("seqkit", "recipes"))
         dirty = subprocess.run(["git", "status", "--porcelain", "seqkit", "recipes"], cwd=ROOT, capture_output=True,
                                text=True, check=True).stdout.strip()
         return head + ("+" if dirty else "")
