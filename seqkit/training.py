@@ -45,6 +45,10 @@ class EpochLog(Callback):
         return {"history": self.history, "lr": getattr(self, "lr", None)}
 
     def load_state_dict(self, state: dict) -> None:
+        # Lightning also restores callbacks for trainer.test(ckpt_path="best") after a fit: the
+        # history of this process (every epoch) must not shrink to the best checkpoint's.
+        if self.history:
+            return
         self.history = list(state.get("history", []))
         if state.get("lr") is not None:
             self.lr = state["lr"]
