@@ -69,3 +69,12 @@ def test_new_writes_a_recipe_that_runs_as_is(cli, tmp_path, etth1):
 def test_new_refuses_blocks_that_do_not_fit(cli, tmp_path, args, message):
     result = cli("new", tmp_path / "x", *args)
     assert result.code == 2 and message in result.err and not (tmp_path / "x").exists()
+
+
+def test_a_trainer_setting_lightning_refuses_is_one_line_with_a_fix(cli, tmp_path):
+    result = cli("run", ROOT / "recipes/ltsf", "-c", ROOT / "configs/debug.yaml", "trainer.max_epochs=-5",
+                 f"run_dir={tmp_path / 'run'}")
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert result.code == 2 and len(errors) == 1 and "Traceback" not in result.err
+    assert "Lightning refuses the trainer settings" in result.err and "max_epochs" in result.err
+    assert "fix that trainer.* value" in result.err
