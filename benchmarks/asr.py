@@ -45,7 +45,12 @@ def run(name: str, extra: list[str]) -> dict:
     return {"test": metrics["test"], "val": metrics["val"], **fused, "fit_seconds": metrics["fit_seconds"],
             "train_audio_seconds_per_second": metrics["train_audio_seconds_per_second"],
             "epochs": metrics["epochs"], "run_dir": Path(metrics["run_dir"]).name,
-            "overrides": [o.replace(f"{ROOT}/", "") for o in extra]}  # no machine paths in the results
+            "overrides": portable(extra)}
+
+
+def portable(overrides: list[str]) -> list[str]:
+    """Overrides with this checkout's folder removed from paths: no machine paths in the results."""
+    return [o.replace(f"{ROOT}/", "") for o in overrides]
 
 
 def commit() -> str:
@@ -137,7 +142,7 @@ def main() -> None:
         print(f"isolated, FSDD split: accuracy {1 - report['isolated']['test']['wer']:.2%} (target >= 99%)")
     if "speakers" in args.only:
         # Results of another version of the code (commit) or other settings are never mixed in.
-        same = all(r.get("commit") == commit() and r.get("settings") == [*fusion, *args.set]
+        same = all(r.get("commit") == commit() and r.get("overrides", [])[1:] == portable([*fusion, *args.set])
                    for r in report.get("speakers", {}).values())
         report["speakers"] = report.get("speakers", {}) if same else {}
         for key in [k for k in report if k.startswith("speakers_mean")]:
@@ -145,7 +150,7 @@ def main() -> None:
         for speaker in args.speakers:
             report["speakers"][speaker] = run(f"without-{speaker}",
                                               [f"data.test_speakers=[{speaker}]", *fusion, *args.set])
-            report["speakers"][speaker].update(commit=commit(), settings=[*fusion, *args.set])
+            report["speakers"][speaker]["commit"] = commit()
             save()
         runs = report["speakers"].values()
         if len(report["speakers"]) == len(SPEAKERS):

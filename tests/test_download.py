@@ -129,7 +129,7 @@ def test_a_corrupted_single_file_is_rejected_removed_and_never_used(root, server
 
 HOSTILE = {
     "parent": [*GOOD, ("pkg-1.0/recordings/../../../../evil.txt", "file", b"owned")],
-    "absolute": [*GOOD, ("/tmp/seqkit-test-evil.txt", "file", b"owned")],
+    "absolute": [*GOOD, ("{tmp}/evil.txt", "file", b"owned")],  # {tmp}: the test's own folder, outside the root
     "symlink out": [*GOOD, (f"{TOP}/link", "symlink", "../../../../outside")],
     "absolute symlink": [*GOOD, (f"{TOP}/passwd", "symlink", "/etc/passwd")],
     "hardlink out": [*GOOD, (f"{TOP}/hard", "hardlink", "../outside.txt")],
@@ -141,16 +141,17 @@ HOSTILE = {
 @pytest.mark.parametrize("case", HOSTILE, ids=str)
 def test_a_hostile_archive_is_refused_before_anything_is_written(root, server, tmp_path, case):
     www, url = server
-    archives = serve(www, url, "hostile.tar.gz", tar_bytes(HOSTILE[case]))  # its checksum matches
+    members = [(name.replace("{tmp}", str(tmp_path)), *rest) for name, *rest in HOSTILE[case]]
+    archives = serve(www, url, "hostile.tar.gz", tar_bytes(members))  # its checksum matches
     before = files_under(tmp_path / "sandbox")
     with pytest.raises(SeqkitError) as err:
         locate_folder("sets/recordings", archives)
     message = str(err.value)
-    name = HOSTILE[case][-1][0]
+    name = members[-1][0]
     assert f"archive {url}/hostile.tar.gz refused: member {name!r}" in message and "\n" not in message
     assert "nothing was extracted" in message
     assert files_under(tmp_path / "sandbox") == before | {"root/.downloads"}  # the archive is removed too
-    assert not Path("/tmp/seqkit-test-evil.txt").exists()
+    assert not (tmp_path / "evil.txt").exists()
 
 
 def test_a_link_chain_that_escapes_only_when_followed_is_refused_at_extraction(tmp_path):
