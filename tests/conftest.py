@@ -56,3 +56,22 @@ def cli(capsys, monkeypatch):
         return Result(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serve tmp_path/www on 127.0.0.1 (a free port) for the test's duration: (folder, base URL)."""
+    import http.server
+    import threading
+    from functools import partial
+
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()

@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
-from functools import partial
 
 import pytest
 
 from seqkit.data.root import KNOWN, Remote, locate
 from seqkit.errors import SeqkitError
-
-
-@pytest.fixture
-def server(tmp_path):
-    """Serve tmp_path/www on 127.0.0.1 (a free port) for the test's duration."""
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def test_known_files_have_an_address_and_a_checksum(data_root):

@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 import zipfile
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,21 +16,6 @@ from seqkit.errors import SeqkitError
 
 TOP = "pkg-1.0/recordings"  # the folder inside the test archives that becomes the data folder
 WAV = b"RIFF....WAVEfmt fake recording bytes"
-
-
-@pytest.fixture
-def server(tmp_path):
-    """Serve tmp_path/www on 127.0.0.1 (a free port) for the test's duration."""
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture

@@ -9,12 +9,9 @@ existing run directory (its files are hashed before and after every failing comm
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import io
 import math
 import shutil
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -35,33 +32,13 @@ from seqkit.data.series import SeriesData, read_csv
 from seqkit.data.text import TextData, read_text
 from seqkit.errors import SeqkitError
 
+from .test_ltsf import digest
+from .test_ltsf import run_cli as seqkit  # ``seqkit ARGS`` in this process: (exit code, stdout, stderr)
+
 ROOT = Path(__file__).resolve().parent.parent
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 FEW = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 DATE = "%Y-%m-%d %H:%M:%S"
-
-
-def seqkit(*args) -> tuple[int, str, str]:
-    """``seqkit ARGS`` in this process through the real entry point: (exit code, stdout, stderr)."""
-    from seqkit.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["seqkit", *map(str, args)]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        sys.argv = argv
-    return code, out.getvalue(), err.getvalue()
-
-
-def digest(folder: Path) -> dict[str, str]:
-    """Every file under `folder` by relative path, with its SHA-256."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def one_line_error(code: int, err: str, *names: object) -> str:
@@ -648,15 +625,18 @@ def test_missing_files_are_named(ltsf_run, asr_run, name):
 @given(override=st.one_of(
     st.sampled_from(["data.seq_len=abc", "data.pred_lem=3", "model.backend.name=gur", "data.pred_len=",
                      "data.path=???", "data.path=${nowhere}", "trainer.max_epochs=2.5", "model.frontend.seg_len=-24",
-                     "data.batch_size=0", "data.features=X", "data", "=3", "model=3"]),
+                     "data.batch_size=0", "data.features=X", "data", "=3", "model=3", "trainer.max_epochs=0",
+                     "trainer.max_epochs=-5"]),
     st.from_regex(r"[a-z]{1,6}\.[a-z_]{1,8}=[a-z0-9]{0,5}", fullmatch=True)),
     reuse=st.booleans())
 def test_a_failing_run_changes_nothing_in_an_existing_run(ltsf_run, tmp_path_factory, override, reuse):
     before = digest(ltsf_run)
     fresh = tmp_path_factory.mktemp("fresh") / "run"
     run_dir = ltsf_run if reuse else fresh
-    code, _, err = seqkit("run", ROOT / "recipes/ltsf", "-c", ROOT / "configs/debug.yaml", override,
-                          f"run_dir={run_dir}", "trainer.max_epochs=0")
+    # The smallest real run first, then the override under test, which wins over it.
+    smallest = ["trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
+    code, _, err = seqkit("run", ROOT / "recipes/ltsf", "-c", ROOT / "configs/debug.yaml", *smallest,
+                          f"run_dir={run_dir}", override)
     if code == 0:  # a valid random override: it must not have reused the existing run
         assert not reuse
     else:
