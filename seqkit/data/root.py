@@ -96,6 +96,27 @@ def _download(remote: Remote | Archive, target: Path, what: str, root: Path, ori
     return Path(fetched)
 
 
+def _find(path: str | Path, table: dict, kind: str):
+    """Where `path` (a ``file`` or ``folder``) is, as ``(local path, entry, root, origin)``: `entry`
+    is None when the path is there, else `table`'s entry to fetch it from; an error naming the
+    data root when it is neither there nor in `table`."""
+    path = Path(path).expanduser()
+    there = path.is_file if kind == "file" else path.is_dir
+    if path.is_absolute():
+        if not there():
+            raise SeqkitError(f"data {kind} {path} not found")
+        return path, None, None, None
+    root, origin = data_root()
+    local = root / path
+    if (local.is_file() if kind == "file" else local.is_dir()):
+        return local, None, root, origin
+    entry = table.get(path.as_posix())
+    if entry is None:
+        raise SeqkitError(f"data {kind} {path.as_posix()} not found under data root {root} (from {origin}); "
+                          f"set SEQKIT_DATA (or --data-root) to a folder holding {path.as_posix()}")
+    return local, entry, root, origin
+
+
 def locate(path: str | Path, known: dict[str, Remote] | None = None) -> Path:
     """Return the local file for `path`, downloading and verifying a known one that is missing.
 
@@ -103,21 +124,10 @@ def locate(path: str | Path, known: dict[str, Remote] | None = None) -> Path:
         path: absolute, or relative to the data root (``ETT-small/ETTh1.csv``).
         known: upstream addresses by relative path (defaults to the bundled recipes' files).
     """
-    known = KNOWN if known is None else known
-    path = Path(path).expanduser()
-    if path.is_absolute():
-        if not path.is_file():
-            raise SeqkitError(f"data file {path} not found")
-        return path
-    root, origin = data_root()
-    local = root / path
-    if local.is_file():
-        return local
-    remote = known.get(path.as_posix())
+    local, remote, root, origin = _find(path, KNOWN if known is None else known, "file")
     if remote is None:
-        raise SeqkitError(f"data file {path.as_posix()} not found under data root {root} (from {origin}); "
-                          f"set SEQKIT_DATA (or --data-root) to a folder holding {path.as_posix()}")
-    return _download(remote, local, f"file {path.as_posix()}", root, origin)
+        return local
+    return _download(remote, local, f"file {Path(path).as_posix()}", root, origin)
 
 
 def locate_folder(path: str | Path, archives: dict[str, Archive] | None = None) -> Path:
@@ -127,20 +137,10 @@ def locate_folder(path: str | Path, archives: dict[str, Archive] | None = None) 
         path: absolute, or relative to the data root (``fsdd/recordings``).
         archives: archives by the relative folder they provide (defaults to the recipes' ones).
     """
-    archives = ARCHIVES if archives is None else archives
-    path = Path(path).expanduser()
-    if path.is_absolute():
-        if not path.is_dir():
-            raise SeqkitError(f"data folder {path} not found")
-        return path
-    root, origin = data_root()
-    local = root / path
-    if local.is_dir():
-        return local
-    archive = archives.get(path.as_posix())
+    local, archive, root, origin = _find(path, ARCHIVES if archives is None else archives, "folder")
     if archive is None:
-        raise SeqkitError(f"data folder {path.as_posix()} not found under data root {root} (from {origin}); "
-                          f"set SEQKIT_DATA (or --data-root) to a folder holding {path.as_posix()}")
+        return local
+    path = Path(path)
     name = Path(urlparse(archive.url).path).name or "archive"
     download = root / ".downloads" / f"{path.as_posix().replace('/', '-')}-{name}"
     fetched = _download(archive, download, f"folder {path.as_posix()}", root, origin)
