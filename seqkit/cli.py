@@ -239,10 +239,6 @@ def main() -> None:
             print(f"error: {message} (see {command} --help)", file=sys.stderr)
         sys.exit(err.exit_code)
     except Exception as err:  # noqa: BLE001 - never a raw traceback from the command line
-        if type(err).__name__ == "MisconfigurationException":  # Lightning refused a trainer.* setting
-            print(f"error: Lightning refuses the trainer settings: {' '.join(str(err).split())[:300]} "
-                  f"(fix that trainer.* value in the recipe's config.yaml or on the command line)", file=sys.stderr)
-            sys.exit(2)
         if os.environ.get("SEQKIT_DEBUG"):
             raise
         print(f"error: {type(err).__name__}: {' '.join(str(err).split())[:300]} "

@@ -117,6 +117,11 @@ def load_config(
     check_keys(OmegaConf.to_container(dot), OmegaConf.to_container(cfg), "the command-line overrides")
     cfg = OmegaConf.merge(cfg, dot)
     check_blocks(cfg)
+    epochs = cfg.get("trainer", {}).get("max_epochs")
+    if isinstance(epochs, int) and not isinstance(epochs, bool) and (epochs == 0 or epochs < -1):
+        # Lightning would take 0 (train nothing, then find no checkpoint to test) or fail mid-run
+        raise SeqkitError(f"trainer.max_epochs must be at least 1, or -1 for no limit (trainer.max_time or "
+                          f"early stopping ends the run), got {epochs}")
     try:  # a ??? left unset or a ${...} that names no setting fails here, not in the middle of a run
         OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except OmegaConfBaseException as err:

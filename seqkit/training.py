@@ -14,6 +14,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
@@ -186,8 +187,9 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
     try:
         trainer = L.Trainer(default_root_dir=run_dir, callbacks=callbacks,
                             enable_checkpointing=run_dir is not None, **settings)
-    except (TypeError, ValueError) as err:
-        raise SeqkitError(f"trainer settings: {' '.join(str(err).split())}") from None
+    except (TypeError, ValueError, MisconfigurationException) as err:
+        raise SeqkitError(f"trainer settings: {' '.join(str(err).split())} (fix that trainer.* value in the "
+                          f"recipe's config.yaml or on the command line)") from None
     if resume is not None:
         from seqkit.checkpoint import load_file
 

@@ -9,6 +9,8 @@ import pytest
 
 from seqkit.blocks import BACKENDS, FRONTENDS, HEADS
 
+from .test_ltsf import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -71,10 +73,15 @@ def test_new_refuses_blocks_that_do_not_fit(cli, tmp_path, args, message):
     assert result.code == 2 and message in result.err and not (tmp_path / "x").exists()
 
 
-def test_a_trainer_setting_lightning_refuses_is_one_line_with_a_fix(cli, tmp_path):
-    result = cli("run", ROOT / "recipes/ltsf", "-c", ROOT / "configs/debug.yaml", "trainer.max_epochs=-5",
-                 f"run_dir={tmp_path / 'run'}")
-    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
-    assert result.code == 2 and len(errors) == 1 and "Traceback" not in result.err
-    assert "Lightning refuses the trainer settings" in result.err and "max_epochs" in result.err
-    assert "fix that trainer.* value" in result.err
+def test_a_trainer_setting_lightning_refuses_is_one_line_with_a_fix(tmp_path):
+    for setting, named in (("trainer.limit_train_batches=-1", "limit_train_batches"),  # MisconfigurationException
+                           ("trainer.num_nodes=0", "num_nodes")):  # ValueError
+        code, _, err = run_cli("run", ROOT / "recipes/ltsf", "-c", ROOT / "configs/debug.yaml", setting,
+                               f"run_dir={tmp_path / named}")
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert code == 2 and len(errors) == 1 and "Traceback" not in err
+        assert errors[0].startswith("error: trainer settings: ") and named in errors[0]
+        assert "fix that trainer.* value" in errors[0]
+    code, _, err = run_cli("run", ROOT / "recipes/ltsf", "trainer.max_epochs=0", f"run_dir={tmp_path / 'none'}")
+    assert code == 2 and "trainer.max_epochs must be at least 1, or -1" in err
+    assert not (tmp_path / "none").exists()  # refused with the config, before a run directory exists
