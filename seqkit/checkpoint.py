@@ -44,7 +44,7 @@ def load_file(path: str | Path) -> dict:
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else "unsafe content"
         raise SeqkitError(f"{path}: refused to load, it holds more than tensors and plain data ({first})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, IndexError, KeyError) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         raise SeqkitError(f"{path}: not a readable checkpoint, truncated or corrupt "
                           f"({' '.join(str(err).split())[:120]}); resume from another checkpoint or retrain") from None
 
