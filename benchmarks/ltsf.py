@@ -53,7 +53,8 @@ def drop_last_metrics(run_dir: Path) -> dict:
     cfg = info["config"]
     data = sk.SeriesData(**cfg["data"])
     windows = data.splits["test"]
-    full = len(windows) // cfg["data"]["batch_size"] * cfg["data"]["batch_size"]
+    batch = cfg["data"]["batch_size"] * cfg["trainer"].get("accumulate_grad_batches", 1)  # per optimizer step
+    full = len(windows) // batch * batch
     squared = absolute = 0.0
     with torch.no_grad():
         for start in range(0, full, 256):
@@ -66,29 +67,34 @@ def drop_last_metrics(run_dir: Path) -> dict:
 
 
 def step_speed(precision: str, steps: int = 6) -> dict:
-    """Time training steps of the paper-size model and count their FLOPs (float32 count)."""
+    """Time optimizer steps of the paper-size model as the recipe takes them (its batch of 64 in
+    `accumulate_grad_batches` parts) and count their FLOPs (float32 count)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     import seqkit as sk
 
-    data = sk.SeriesData("ETT-small/ETTh1.csv", seq_len=720, pred_len=96, batch_size=64)
     cfg = sk.load_config(ROOT / "recipes/ltsf")
+    parts = cfg.trainer.accumulate_grad_batches
+    data = sk.SeriesData("ETT-small/ETTh1.csv", seq_len=720, pred_len=96, batch_size=cfg.data.batch_size)
     model = sk.build_model(cfg.model, **data.dims).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
-    batch = data.splits["train"].__getitems__(list(range(64)))
+    size = cfg.data.batch_size
+    batches = [data.splits["train"].__getitems__(list(range(k * size, (k + 1) * size))) for k in range(parts)]
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
 
     def step():
-        with autocast:
-            predictions, lengths = model(batch["inputs"])
-            loss = model.head.loss(predictions.float(), lengths, batch)
-        loss.backward()
+        for batch in batches:
+            with autocast:
+                predictions, lengths = model(batch["inputs"])
+                loss = model.head.loss(predictions.float(), lengths, batch) / parts
+            loss.backward()
         optimizer.step()
         optimizer.zero_grad()
 
     with FlopCounterMode(display=False) as counter:
         with torch.autocast("cpu", enabled=False):
-            model.head.loss(*model(batch["inputs"]), batch).backward()
+            for batch in batches:
+                model.head.loss(*model(batch["inputs"]), batch).backward()
     flops = counter.get_total_flops()
     optimizer.zero_grad()
     step()

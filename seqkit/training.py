@@ -120,14 +120,21 @@ class StepCheckpoint(Callback):
     """Save `path` (the run's last.ckpt) every `every` training steps, so a long epoch loses little.
 
     Steps after which a validation follows are left to the checkpoint written after it: Lightning
-    resumes a checkpoint taken just before a validation without running that validation.
+    resumes a checkpoint taken just before a validation without running that validation. With
+    ``trainer.accumulate_grad_batches`` > 1 only a batch that completed an optimizer step saves:
+    the gradients summed so far in a step are not in a checkpoint.
     """
 
     def __init__(self, path: Path, every: int):
         self.path, self.every = Path(path), every
+        self.step_before = -1
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.step_before = trainer.global_step
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        if trainer.global_step % self.every or trainer.sanity_checking:
+        stepped = trainer.global_step != self.step_before
+        if not stepped or trainer.global_step % self.every or trainer.sanity_checking:
             return
         validates = trainer.enable_validation and (
             batch_idx + 1 >= trainer.num_training_batches

@@ -166,3 +166,23 @@ def test_command_line_errors_have_no_traceback(tmp_path):
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("error: unknown key 'data.pred_lem'") and "Traceback" not in result.stderr
+
+
+def test_two_accumulated_batches_of_32_train_as_one_of_64(tmp_path, monkeypatch, data_root):
+    """The recipe feeds the paper's batch of 64 as 2 x 32 (trainer.accumulate_grad_batches=2) to
+    save memory: the weights after training are those of single batches of 64 (no dropout here)."""
+    monkeypatch.setenv("SEQKIT_DATA", str(data_root))
+    common = ["data.seq_len=96", "model.frontend.dim=64", "model.backend.hidden=64", "model.head.dropout=0.0",
+              "trainer.precision=32-true", "trainer.max_epochs=1", "trainer.limit_val_batches=1",
+              "trainer.limit_test_batches=1", "trainer.enable_progress_bar=false"]
+    weights = {}
+    for size, parts in ((64, 1), (32, 2)):
+        run_dir = tmp_path / f"{size}x{parts}"
+        sk.run_recipe(ROOT / "recipes/ltsf", common + [
+            f"data.batch_size={size}", f"trainer.accumulate_grad_batches={parts}",
+            f"trainer.limit_train_batches={6 * parts}", f"run_dir={run_dir}"])
+        checkpoint = sk.checkpoint.load_file(run_dir / "checkpoints" / "last.ckpt")
+        assert checkpoint["global_step"] == 6
+        weights[parts] = checkpoint["state_dict"]
+    for name, value in weights[1].items():
+        torch.testing.assert_close(weights[2][name], value, rtol=1e-5, atol=1e-6)

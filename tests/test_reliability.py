@@ -185,7 +185,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(cli, tm
     monkeypatch.setattr(Forecast, "loss", poisoned)
     run_dir = tmp_path / "run"
     result = cli("run", ROOT / "recipes/ltsf", *TINY, "trainer.max_epochs=1", "trainer.limit_train_batches=20",
-                 "trainer.checkpoint_every_n_steps=3", f"run_dir={run_dir}")
+                 "trainer.checkpoint_every_n_steps=3", "trainer.accumulate_grad_batches=1", f"run_dir={run_dir}")
     assert result.code == 2
     assert "training loss is nan at step 7 (epoch 1, batch 7)" in result.err and result.err.count("\n") == 1
     kept = load_file(run_dir / "checkpoints" / "last.ckpt")
