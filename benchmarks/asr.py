@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import commit, portable
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
 
@@ -46,25 +48,6 @@ def run(name: str, extra: list[str]) -> dict:
             "train_audio_seconds_per_second": metrics["train_audio_seconds_per_second"],
             "epochs": metrics["epochs"], "run_dir": Path(metrics["run_dir"]).name,
             "overrides": portable(extra)}
-
-
-def portable(overrides: list[str]) -> list[str]:
-    """Overrides with this checkout's folder removed from paths: no machine paths in the results."""
-    return [o.replace(f"{ROOT}/", "") for o in overrides]
-
-
-def commit() -> str:
-    """The version of the code (git's tree hashes of seqkit/ and recipes/, with '+' when the work
-    tree differs from them), to tell results apart; commits of other files do not change it."""
-    try:
-        head = "-".join(subprocess.run(["git", "rev-parse", "--short", f"HEAD:{folder}"], cwd=ROOT,
-                                       capture_output=True, text=True, check=True).stdout.strip()
-                        for folder in ("seqkit", "recipes"))
-        dirty = subprocess.run(["git", "status", "--porcelain", "seqkit", "recipes"], cwd=ROOT, capture_output=True,
-                               text=True, check=True).stdout.strip()
-        return head + ("+" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def transcripts_lm() -> str:

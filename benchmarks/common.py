@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> float:
@@ -18,3 +22,22 @@ def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> float:
             a @ b
         best = max(best, 3 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
     return best
+
+
+def portable(overrides: list[str]) -> list[str]:
+    """Overrides with this checkout's folder removed from paths: no machine paths in the results."""
+    return [o.replace(f"{ROOT}/", "") for o in overrides]
+
+
+def commit() -> str:
+    """The version of the code (git's tree hashes of seqkit/ and recipes/, with '+' when the work
+    tree differs from them), to tell results apart; commits of other files do not change it."""
+    try:
+        head = "-".join(subprocess.run(["git", "rev-parse", "--short", f"HEAD:{folder}"], cwd=ROOT,
+                                       capture_output=True, text=True, check=True).stdout.strip()
+                        for folder in ("seqkit", "recipes"))
+        dirty = subprocess.run(["git", "status", "--porcelain", "seqkit", "recipes"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        return head + ("+" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

@@ -3,7 +3,10 @@
 Trains the recipe with its default settings (unless overridden) on FSDD's own split (recording
 index 0-4 test) and then with each of the 5 speakers held out in turn; reports test accuracy,
 the per-speaker accuracies and their mean, and the training time of each run.
-Prints a table and writes JSON, updated after every run.
+Prints a table and writes JSON, updated after every run; two processes may run at once (for
+example `--speakers george jackson` beside `--speakers lucas nicolas yweweler`, one thread each):
+each save merges its runs into the file as it is then. Held-out runs of another version of the
+code (see common.commit) or other overrides are dropped, never mixed into the mean.
 
 Usage:
     python benchmarks/kws.py                     # everything (about 25 minutes on 2 cores)
@@ -16,10 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
+
+import torch
+from common import commit, portable
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
@@ -36,7 +43,8 @@ def run(name: str, extra: list[str]) -> dict:
     metrics = sk.run_recipe(ROOT / "recipes/kws", ["trainer.enable_progress_bar=false", f"run_dir={run_dir}", *extra])
     return {"test_accuracy": metrics["test"]["accuracy"], "val_accuracy": metrics["val"]["accuracy"],
             "epochs": metrics["epochs"], "seconds": round(time.perf_counter() - start, 1),
-            "run_dir": run_dir.name, "overrides": extra}
+            "threads": torch.get_num_threads(), "run_dir": run_dir.name, "overrides": portable(extra),
+            "commit": commit()}
 
 
 def main() -> None:
@@ -48,27 +56,38 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/kws.json")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = json.loads(args.out.read_text()) if args.out.exists() else {}
+    mine: dict = {"speakers": {}}
 
-    def save():
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-
-    if "split" in args.only:
-        report["split"] = run("split", args.set)
-        save()
-        print(f"FSDD split: test accuracy {report['split']['test_accuracy']:.2%} (target >= 99%), "
-              f"{report['split']['seconds'] / 60:.1f} min")
-    if "speakers" in args.only:
-        report["speakers"] = report.get("speakers", {})
-        for speaker in args.speakers:
-            report["speakers"][speaker] = run(f"without-{speaker}", [f"data.test_speakers=[{speaker}]", *args.set])
-            save()
+    def save() -> dict:
+        """Merge this process's runs into the file as it is now; return the merged report."""
+        report = json.loads(args.out.read_text()) if args.out.exists() else {}
+        if "split" in mine:
+            report["split"] = mine["split"]
+        speakers = {**report.get("speakers", {}), **mine["speakers"]}
+        version = (commit(), portable(args.set))
+        report["speakers"] = {s: r for s, r in speakers.items()
+                              if (r.get("commit"), r.get("overrides", [])[1:]) == version}
+        report.pop("speakers_mean_accuracy", None)
         if len(report["speakers"]) == len(SPEAKERS):
             report["speakers_mean_accuracy"] = statistics.mean(r["test_accuracy"] for r in report["speakers"].values())
+        temporary = args.out.with_name(f".{args.out.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(report, indent=2) + "\n")
+        os.replace(temporary, args.out)
+        return report
+
+    if "split" in args.only:
+        mine["split"] = run("split", args.set)
         save()
+        print(f"FSDD split: test accuracy {mine['split']['test_accuracy']:.2%} (target >= 99%), "
+              f"{mine['split']['seconds'] / 60:.1f} min")
+    if "speakers" in args.only:
+        for speaker in args.speakers:
+            mine["speakers"][speaker] = run(f"without-{speaker}", [f"data.test_speakers=[{speaker}]", *args.set])
+            report = save()
         each = ", ".join(f"{s} {r['test_accuracy']:.2%}" for s, r in report["speakers"].items())
         mean = report.get("speakers_mean_accuracy")
-        print(f"leave one speaker out: {each}" + (f"; mean {mean:.2%}" if mean is not None else ""))
+        print(f"leave one speaker out: {each}" + (f"; mean {mean:.2%}" if mean is not None
+                                                   else f"; {len(report['speakers'])} of 5 done"))
     print(f"wrote {args.out}")
 
 
