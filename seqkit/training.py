@@ -140,7 +140,7 @@ class StepCheckpoint(Callback):
             batch_idx + 1 >= trainer.num_training_batches
             or (isinstance(trainer.val_check_batch, int) and (batch_idx + 1) % trainer.val_check_batch == 0))
         if not validates:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # all of it: a resume needs the optimizer too
 
 
 def history(trainer: L.Trainer) -> list[dict]:
