@@ -143,8 +143,50 @@ def test_utterance_normalisation_keeps_the_spectral_shape_that_band_normalisatio
         assert abs(float(u.mean())) < 1e-4 and abs(float(u.std(unbiased=False)) - 1) < 1e-3
         assert float(u.mean(1).std()) > 0.3  # bands keep their differences: the word's average spectrum
         assert not spec_u[k, :, frames[k]:].any()  # padding stays zero
-    with pytest.raises(SeqkitError, match="conv_spectrogram norm must be band or utterance"):
+    with pytest.raises(SeqkitError, match="conv_spectrogram norm must be band, utterance or both"):
         sk.ConvSpectrogram(norm="global")
+
+
+def _padded(recordings, count: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    waves = [torch.from_numpy(r.audio) for r in recordings[:count]]
+    lengths = torch.tensor([len(w) for w in waves])
+    batch = torch.zeros(count, int(lengths.max()), 1)
+    for k, w in enumerate(waves):
+        batch[k, : len(w), 0] = w
+    return batch, lengths
+
+
+def test_both_views_are_the_utterance_and_band_features_as_two_channels(recordings):
+    batch, lengths = _padded(recordings)
+    both = sk.ConvSpectrogram(norm="both", filters=4, dim=8).eval()
+    views, frames = both.features(batch, lengths)
+    assert views.shape[1] == 2
+    for k, norm in enumerate(("utterance", "band")):
+        alone, _ = sk.ConvSpectrogram(norm=norm, filters=4, dim=8).eval().features(batch, lengths)
+        assert torch.equal(views[:, k], alone)
+    y, out = both(batch, lengths)
+    assert y.shape == (3, int(out.max()), 8) and both.conv1.in_channels == 2
+    first, _ = both(batch[:1, : lengths[0]], lengths[:1])  # alone, unpadded: the same frames
+    assert torch.allclose(first[0], y[0, : out[0]], atol=1e-5)
+
+
+def test_random_filter_is_removed_by_band_norm_and_seen_by_the_utterance_view(recordings):
+    batch, lengths = _padded(recordings)
+    settings = {"filters": 4, "dim": 8, "filter_db": 10.0, "freq_masks": 0, "time_masks": 0}
+    band = sk.ConvSpectrogram(norm="band", **settings)
+    whole = sk.ConvSpectrogram(norm="utterance", **settings)
+    clean_b, frames = band.eval().features(batch, lengths)
+    clean_u, _ = whole.eval().features(batch, lengths)
+    torch.manual_seed(0)
+    filtered_b, _ = band.train().features(batch, lengths)
+    filtered_u, _ = whole.train().features(batch, lengths)
+    assert torch.allclose(filtered_b, clean_b, atol=1e-3)  # a gain per band is what band norm removes
+    shift = (filtered_u - clean_u)[0, :, : frames[0]]
+    assert float(shift.abs().max()) > 0.05  # the utterance view sees the colouring ...
+    assert float(shift.std(1).max()) < 0.05 * float(shift.abs().max())  # ... a gain per band, the same in every frame
+    assert torch.equal(whole.eval().features(batch, lengths)[0], clean_u)  # never outside training
+    with pytest.raises(SeqkitError, match="filter_db must be >= 0 and filter_points >= 2"):
+        sk.ConvSpectrogram(filter_db=-3)
 
 
 def test_splits_never_share_a_recording(recordings):
@@ -303,3 +345,17 @@ def test_kws_recipe_smoke_run(tmp_path, data_root):
     assert (tmp_path / "run/confusion.png").is_file()
     code, out, err = run_cli("eval", tmp_path / "run")
     assert code == 0 and set(json.loads(out)) == {"accuracy"}
+
+
+def test_both_views_and_random_filter_through_the_recipe_and_export(tmp_path, data_root):
+    run_dir = tmp_path / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQKIT_DATA", str(data_root))
+        code, out, err = run_cli("run", ROOT / "recipes/asr", "-c", ROOT / "configs/debug.yaml",
+                                 "data.train_utterances=48", "data.eval_utterances=16", "model.frontend.norm=both",
+                                 "model.frontend.filter_db=6", f"run_dir={run_dir}")
+        assert code == 0, err
+        assert (run_dir / "transcripts.png").is_file()
+        code, out, err = run_cli("export", run_dir, tmp_path / "model.onnx", "--format", "onnx")
+    assert code == 0, err
+    assert (tmp_path / "model.onnx").is_file()

@@ -55,6 +55,7 @@ def main(cfg) -> dict:
     with torch.no_grad():
         log_probs, lengths = task(batch)
         spec, frames = model.frontend.features(batch["inputs"], batch["input_lengths"])
+        spec = spec[:, 0] if spec.dim() == 4 else spec  # norm: both -> the per-utterance view
     tokenizer = data.tokenizer
     hypotheses = [tokenizer.decode(ids) for ids in model.head.decode(log_probs, lengths)]
     sk.ctc_plot(run_dir / "transcripts.png",

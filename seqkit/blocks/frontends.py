@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -66,6 +68,19 @@ def conv_lengths(lengths: Tensor, stride: int = 2) -> Tensor:
     return torch.div(lengths - 1, stride, rounding_mode="floor") + 1
 
 
+def standardise(spec: Tensor, mask: Tensor, frames: Tensor, norm: str) -> Tensor:
+    """Standardise log-mel `spec` (B, n_mels, T) over each utterance's valid frames (`mask`, `frames`
+    of them): each band with its own mean and deviation (``band``), or all bands with one
+    (``utterance``); padded frames become 0."""
+    count = frames.view(-1, 1, 1).to(spec.dtype)
+    dims = (-1,) if norm == "band" else (-2, -1)  # per band, or over all bands, of each utterance
+    if norm == "utterance":
+        count = count * spec.shape[1]
+    mean = (spec * mask).sum(dims, keepdim=True) / count  # over the valid frames
+    std = ((((spec - mean) * mask) ** 2).sum(dims, keepdim=True) / count).sqrt() + 1e-5
+    return (spec - mean) / std * mask
+
+
 class ConvSpectrogram(nn.Module):
     """Log-mel spectrogram, SpecAugment while training, two stride-2 convolutions, a projection.
 
@@ -91,7 +106,13 @@ class ConvSpectrogram(nn.Module):
             give CTC room for short words at about twice the recurrent cost.
         norm: ``band`` standardises each mel band over the utterance (cepstral mean and variance
             normalisation); ``utterance`` uses one mean and deviation for all bands, which keeps the
-            word's average spectral shape (telling short isolated words apart relies on it).
+            word's average spectral shape (telling short isolated words apart relies on it);
+            ``both`` gives the convolutions the two views as two input channels.
+        filter_db: while training, add a random smooth gain across the mel bands to each utterance
+            (between -filter_db and +filter_db dB at `filter_points` evenly spaced bands, linear in
+            between), as a microphone, a room or a voice colours the spectrum; 0: off. Per-band
+            normalisation removes such a gain by itself; the other views learn to ignore it.
+        filter_points: bands at which the random gain is drawn (at least 2).
 
     Example:
         >>> conv = ConvSpectrogram(in_dim=1, sample_rate=8000, n_mels=40, filters=8, dim=32)
@@ -103,11 +124,14 @@ class ConvSpectrogram(nn.Module):
     def __init__(self, in_dim: int = 1, sample_rate: int = 8000, n_mels: int = 40, window_ms: float = 25.0,
                  hop_ms: float = 10.0, filters: int = 32, dim: int = 256, freq_masks: int = 2,
                  freq_width: int = 8, time_masks: int = 2, time_width: int = 10, dropout: float = 0.0,
-                 time_stride: int = 4, norm: str = "band"):
+                 time_stride: int = 4, norm: str = "band", filter_db: float = 0.0, filter_points: int = 4):
         super().__init__()
-        if norm not in ("band", "utterance"):
-            raise SeqkitError(f"conv_spectrogram norm must be band or utterance, got {norm!r}")
-        self.norm = norm
+        if norm not in ("band", "utterance", "both"):
+            raise SeqkitError(f"conv_spectrogram norm must be band, utterance or both, got {norm!r}")
+        if filter_db < 0 or filter_points < 2:
+            raise SeqkitError(f"conv_spectrogram filter_db must be >= 0 and filter_points >= 2, got "
+                              f"{filter_db} and {filter_points}")
+        self.norm, self.filter_db, self.filter_points = norm, filter_db, filter_points
         if time_stride not in (1, 2, 4):
             raise SeqkitError(f"conv_spectrogram time_stride must be 1, 2 or 4, got {time_stride}")
         import torchaudio
@@ -122,7 +146,7 @@ class ConvSpectrogram(nn.Module):
         self.time_mask = torchaudio.transforms.TimeMasking(time_width, iid_masks=True)
         self.freq_masks, self.time_masks = freq_masks, time_masks
         self.strides = (min(time_stride, 2), time_stride // 2 if time_stride > 1 else 1)  # in time, per conv
-        self.conv1 = nn.Conv2d(1, filters, 3, stride=(self.strides[0], 2), padding=1)
+        self.conv1 = nn.Conv2d(2 if norm == "both" else 1, filters, 3, stride=(self.strides[0], 2), padding=1)
         self.conv2 = nn.Conv2d(filters, filters, 3, stride=(self.strides[1], 2), padding=1)
         bands = conv_lengths(conv_lengths(torch.tensor(n_mels))).item()
         self.project = nn.Linear(filters * bands, dim)
@@ -135,30 +159,36 @@ class ConvSpectrogram(nn.Module):
         return (torch.div(lengths - self.n_fft, self.hop, rounding_mode="floor") + 1).clamp(min=1)
 
     def features(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """Normalised log-mel spectrogram (B, n_mels, T) with padded frames zeroed, and frame counts."""
+        """Normalised log-mel spectrogram (B, n_mels, T) with padded frames zeroed, and frame counts;
+        with ``norm: both``, (B, 2, n_mels, T): per utterance, then per band."""
         wave = x[..., 0]  # (B, samples, 1) -> (B, samples)
         if wave.shape[1] < self.n_fft:  # shorter than one window: pad to one frame
             wave = nn.functional.pad(wave, (0, self.n_fft - wave.shape[1]))
         with torch.autocast(wave.device.type, enabled=False):
             spec = (self.mel(wave.float()) + 1e-6).log()  # (B, n_mels, T)
+        if self.training and self.filter_db > 0:
+            gains = torch.empty(spec.shape[0], 1, self.filter_points, device=spec.device).uniform_(-1, 1)
+            gains = nn.functional.interpolate(gains, size=spec.shape[1], mode="linear", align_corners=True)
+            spec = spec + gains.transpose(1, 2) * (self.filter_db * math.log(10) / 10)  # dB -> log of power
         frames = self.frames(lengths.to(spec.device))
         mask = (torch.arange(spec.shape[-1], device=spec.device)[None, :] < frames[:, None]).unsqueeze(1)
-        count = frames.view(-1, 1, 1).to(spec.dtype)
-        dims = (-1,) if self.norm == "band" else (-2, -1)  # per band, or over all bands, of each utterance
-        if self.norm == "utterance":
-            count = count * spec.shape[1]
-        mean = (spec * mask).sum(dims, keepdim=True) / count  # over the valid frames
-        std = ((((spec - mean) * mask) ** 2).sum(dims, keepdim=True) / count).sqrt() + 1e-5
-        return (spec - mean) / std * mask, frames
+        if self.norm == "both":
+            return torch.stack([standardise(spec, mask, frames, "utterance"),
+                                standardise(spec, mask, frames, "band")], dim=1), frames
+        return standardise(spec, mask, frames, self.norm), frames
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         spec, frames = self.features(x, lengths)
-        if self.training:
+        if spec.dim() == 3:
+            spec = spec.unsqueeze(1)  # (B, n_mels, T) -> (B, 1, n_mels, T): one view
+        if self.training and (self.freq_masks or self.time_masks):
+            keep = torch.ones_like(spec[:, 0])  # (B, n_mels, T): the same masks for every view
             for _ in range(self.freq_masks):
-                spec = self.freq_mask(spec)
+                keep = self.freq_mask(keep)
             for _ in range(self.time_masks):
-                spec = self.time_mask(spec)
-        y = spec.transpose(1, 2).unsqueeze(1)  # (B, n_mels, T) -> (B, 1, T, n_mels)
+                keep = self.time_mask(keep)
+            spec = spec * keep.unsqueeze(1)
+        y = spec.transpose(2, 3)  # (B, views, n_mels, T) -> (B, views, T, n_mels)
         lengths = frames
         for conv, stride in ((self.conv1, self.strides[0]), (self.conv2, self.strides[1])):
             lengths = conv_lengths(lengths, stride)
