@@ -12,6 +12,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from seqkit.runs import is_main_process  # noqa: E402
+
+
+def _save(fig, path: Path, dpi: int) -> None:
+    """Write the figure (the main process only: in a multi-process run the others draw the same
+    figure and must not write the file at the same time), then free it."""
+    if is_main_process():
+        fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
 
 def forecast_plot(path: Path, inputs: np.ndarray, truth: np.ndarray, forecast: np.ndarray,
                   columns: list[str], channel: int = -1, title: str = "") -> None:
@@ -42,8 +52,7 @@ def forecast_plot(path: Path, inputs: np.ndarray, truth: np.ndarray, forecast: n
     axes[-1, 0].set_xlabel("steps from the forecast origin")
     fig.suptitle(title or f"forecast vs truth, {windows} test windows")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, dpi=110)
 
 
 def loss_curves(path: Path, metrics_csv: Path) -> None:
@@ -67,8 +76,7 @@ def loss_curves(path: Path, metrics_csv: Path) -> None:
     ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, dpi=110)
 
 
 def ctc_plot(path: Path, spectrograms: list[np.ndarray], posteriors: list[np.ndarray], hypotheses: list[str],
@@ -105,8 +113,7 @@ def ctc_plot(path: Path, spectrograms: list[np.ndarray], posteriors: list[np.nda
         bottom.legend(loc="upper right", fontsize=7)
     axes[-1, 0].set_xlabel("output frame (40 ms)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path, dpi=100)
 
 
 def confusion_plot(path: Path, confusion: np.ndarray, labels: list[str], title: str = "") -> None:
@@ -126,5 +133,4 @@ def confusion_plot(path: Path, confusion: np.ndarray, labels: list[str], title: 
     accuracy = np.trace(confusion) / max(1, confusion.sum())
     ax.set_title(title or f"accuracy {accuracy:.2%} over {int(confusion.sum())} utterances")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, dpi=110)

@@ -224,6 +224,17 @@ def test_ddp_over_two_processes_is_close_to_one(tmp_path):
         assert ddp["test"][name] == pytest.approx(value, rel=0.02), name
     assert ddp["best_val_loss"] == pytest.approx(single["best_val_loss"], rel=0.02)
     assert ddp["test"] != single["test"]  # two processes really trained (float sums in another order)
+    assert (tmp_path / "ddp" / "forecast.png").is_file() and (tmp_path / "ddp" / "loss.png").is_file()
+
+
+def test_only_the_main_process_writes_plots(tmp_path, monkeypatch):
+    from seqkit.plots import confusion_plot
+
+    for rank, written in (("1", False), ("0", True)):
+        monkeypatch.setenv("LOCAL_RANK", rank)
+        path = tmp_path / f"rank{rank}.png"
+        confusion_plot(path, torch.eye(3).numpy(), ["a", "b", "c"])
+        assert path.is_file() == written
 
 
 def test_a_file_that_is_not_a_checkpoint_is_named(cli, tmp_path):
