@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import commit, portable
+from common import commit, of_version, portable, version
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
@@ -129,8 +129,8 @@ def main() -> None:
         print(f"isolated, FSDD split: accuracy {1 - report['isolated']['test']['wer']:.2%} (target >= 99%)")
     if "speakers" in args.only:
         # Results of another version of the code (commit) or other settings are never mixed in.
-        same = all(r.get("commit") == commit() and r.get("overrides", [])[1:] == portable([*fusion, *args.set])
-                   for r in report.get("speakers", {}).values())
+        wanted = version([*fusion, *args.set])
+        same = all(of_version(r, wanted) for r in report.get("speakers", {}).values())
         report["speakers"] = report.get("speakers", {}) if same else {}
         for key in [k for k in report if k.startswith("speakers_mean")]:
             del report[key]

@@ -41,3 +41,14 @@ def commit() -> str:
         return head + ("+" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def version(overrides: list[str]) -> tuple[str, list[str]]:
+    """What a held-out-speaker run must share with the others to enter their mean: the code
+    version and the overrides after the first (which names the speaker held out)."""
+    return commit(), portable(overrides)
+
+
+def of_version(run: dict, wanted: tuple[str, list[str]]) -> bool:
+    """Whether a recorded run (its ``commit`` and ``overrides``) is of the `wanted` version()."""
+    return (run.get("commit"), run.get("overrides", [])[1:]) == wanted

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import commit, portable
+from common import commit, of_version, portable, version
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
@@ -64,9 +64,8 @@ def main() -> None:
         if "split" in mine:
             report["split"] = mine["split"]
         speakers = {**report.get("speakers", {}), **mine["speakers"]}
-        version = (commit(), portable(args.set))
-        report["speakers"] = {s: r for s, r in speakers.items()
-                              if (r.get("commit"), r.get("overrides", [])[1:]) == version}
+        wanted = version(args.set)
+        report["speakers"] = {s: r for s, r in speakers.items() if of_version(r, wanted)}
         report.pop("speakers_mean_accuracy", None)
         if len(report["speakers"]) == len(SPEAKERS):
             report["speakers_mean_accuracy"] = statistics.mean(r["test_accuracy"] for r in report["speakers"].values())

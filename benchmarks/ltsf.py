@@ -74,11 +74,10 @@ def step_speed(precision: str, steps: int = 6) -> dict:
     import seqkit as sk
 
     cfg = sk.load_config(ROOT / "recipes/ltsf")
-    parts = cfg.trainer.accumulate_grad_batches
-    data = sk.SeriesData("ETT-small/ETTh1.csv", seq_len=720, pred_len=96, batch_size=cfg.data.batch_size)
+    size, parts = cfg.data.batch_size, cfg.trainer.accumulate_grad_batches
+    data = sk.SeriesData("ETT-small/ETTh1.csv", seq_len=720, pred_len=96, batch_size=size)
     model = sk.build_model(cfg.model, **data.dims).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
-    size = cfg.data.batch_size
     batches = [data.splits["train"].__getitems__(list(range(k * size, (k + 1) * size))) for k in range(parts)]
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
 

@@ -101,7 +101,7 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     cannot be read gets its one-line error and the others are still transcribed. With `lm` (a
     language-model checkpoint over the same units), the beam search fuses its scores.
     """
-    from seqkit.data.audio import read_audio
+    from seqkit.data.audio import pad_waves, read_audio
     from seqkit.data.text import tokenizer_from_data, unit_texts
     from seqkit.fusion import LanguageModelScorer
 
@@ -123,10 +123,7 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     order = sorted(audio, key=lambda k: len(audio[k]))  # similar lengths together: less padding
     for start in range(0, len(order), batch_size):
         ids = order[start:start + batch_size]
-        lengths = torch.tensor([len(audio[k]) for k in ids])
-        inputs = torch.zeros(len(ids), int(lengths.max()), 1)
-        for row, k in enumerate(ids):
-            inputs[row, : len(audio[k]), 0] = audio[k]
+        inputs, lengths = pad_waves([audio[k] for k in ids])
         with torch.no_grad():
             log_probs, out_lengths = model(inputs, lengths)
         for k, units in zip(ids, model.head.decode(log_probs, out_lengths, beam)):

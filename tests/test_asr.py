@@ -13,7 +13,7 @@ import torchaudio.functional as AF
 
 import seqkit as sk
 from seqkit.blocks.ctc import beam_search, greedy, prefix_beam_search
-from seqkit.data.audio import DIGITS, read_fsdd, split
+from seqkit.data.audio import DIGITS, pad_waves, read_fsdd, split
 from seqkit.errors import SeqkitError
 
 from .test_ltsf import run_cli
@@ -30,10 +30,7 @@ def test_conv_lengths_equal_the_frames_of_each_utterance_alone(recordings):
     conv = sk.ConvSpectrogram(in_dim=1, sample_rate=8000, n_mels=40, filters=4, dim=16).eval()
     waves = [torch.from_numpy(r.audio) for r in recordings[:6]]
     waves += [waves[0][:4001], waves[0][:4002], waves[1][:3999], waves[1][:3998]]  # odd and even lengths
-    lengths = torch.tensor([len(w) for w in waves])
-    batch = torch.zeros(len(waves), int(lengths.max()), 1)
-    for k, w in enumerate(waves):
-        batch[k, : len(w), 0] = w
+    batch, lengths = pad_waves(waves)
     with torch.no_grad():
         y, out_lengths = conv(batch, lengths)
         for k, w in enumerate(waves):
@@ -52,10 +49,7 @@ def test_padding_never_leaks_into_the_ctc_loss(recordings):
     targets = [torch.tensor([1, 2, 3]), torch.tensor([4, 0])]
 
     def loss_of(waves, targets_):
-        lengths = torch.tensor([len(w) for w in waves])
-        inputs = torch.zeros(len(waves), int(lengths.max()), 1)
-        for k, w in enumerate(waves):
-            inputs[k, : len(w), 0] = torch.from_numpy(w)
+        inputs, lengths = pad_waves(waves)
         batch = {"targets": torch.nn.utils.rnn.pad_sequence(targets_, batch_first=True),
                  "target_lengths": torch.tensor([len(t) for t in targets_])}
         return model.head.loss(*model(inputs, lengths), batch)
@@ -129,11 +123,7 @@ def test_noise_at_a_random_snr_is_added_to_training_utterances_only(recordings, 
 
 
 def test_utterance_normalisation_keeps_the_spectral_shape_that_band_normalisation_removes(recordings):
-    waves = [torch.from_numpy(r.audio) for r in recordings[:2]]
-    lengths = torch.tensor([len(w) for w in waves])
-    batch = torch.zeros(2, int(lengths.max()), 1)
-    for k, w in enumerate(waves):
-        batch[k, : len(w), 0] = w
+    batch, lengths = pad_waves([r.audio for r in recordings[:2]])
     band = sk.ConvSpectrogram(norm="band", filters=4, dim=8).eval()
     whole = sk.ConvSpectrogram(norm="utterance", filters=4, dim=8).eval()
     (spec_b, frames), (spec_u, _) = band.features(batch, lengths), whole.features(batch, lengths)
@@ -147,17 +137,8 @@ def test_utterance_normalisation_keeps_the_spectral_shape_that_band_normalisatio
         sk.ConvSpectrogram(norm="global")
 
 
-def _padded(recordings, count: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
-    waves = [torch.from_numpy(r.audio) for r in recordings[:count]]
-    lengths = torch.tensor([len(w) for w in waves])
-    batch = torch.zeros(count, int(lengths.max()), 1)
-    for k, w in enumerate(waves):
-        batch[k, : len(w), 0] = w
-    return batch, lengths
-
-
 def test_both_views_are_the_utterance_and_band_features_as_two_channels(recordings):
-    batch, lengths = _padded(recordings)
+    batch, lengths = pad_waves([r.audio for r in recordings[:3]])
     both = sk.ConvSpectrogram(norm="both", filters=4, dim=8).eval()
     views, frames = both.features(batch, lengths)
     assert views.shape[1] == 2
@@ -171,7 +152,7 @@ def test_both_views_are_the_utterance_and_band_features_as_two_channels(recordin
 
 
 def test_random_filter_is_removed_by_band_norm_and_seen_by_the_utterance_view(recordings):
-    batch, lengths = _padded(recordings)
+    batch, lengths = pad_waves([r.audio for r in recordings[:3]])
     settings = {"filters": 4, "dim": 8, "filter_db": 10.0, "freq_masks": 0, "time_masks": 0}
     band = sk.ConvSpectrogram(norm="band", **settings)
     whole = sk.ConvSpectrogram(norm="utterance", **settings)

@@ -258,6 +258,21 @@ class Batches(Sampler):
         return iter(batches)
 
 
+def pad_waves(waves: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """Waveforms (1-D arrays or tensors) as one zero-padded batch (B, T, 1), and their lengths.
+
+    Example:
+        >>> inputs, lengths = pad_waves([np.ones(3, np.float32), np.ones(5, np.float32)])
+        >>> tuple(inputs.shape), lengths.tolist(), inputs[0, :, 0].tolist()
+        ((2, 5, 1), [3, 5], [1.0, 1.0, 1.0, 0.0, 0.0])
+    """
+    lengths = torch.tensor([len(w) for w in waves])
+    inputs = torch.zeros(len(waves), int(lengths.max()), 1)
+    for k, wave in enumerate(waves):
+        inputs[k, : len(wave), 0] = torch.as_tensor(wave)
+    return inputs, lengths
+
+
 class Collate:
     """Pad a list of utterance ids into a batch: waveforms (B, T, 1), token targets, texts."""
 
@@ -266,10 +281,7 @@ class Collate:
 
     def __call__(self, ids: list[int]) -> dict:
         items = [self.data.utterance(int(i)) for i in ids]
-        lengths = torch.tensor([len(a) for a, _, _ in items])
-        inputs = torch.zeros(len(items), int(lengths.max()), 1)
-        for k, (audio, _, _) in enumerate(items):
-            inputs[k, : len(audio), 0] = torch.from_numpy(audio)
+        inputs, lengths = pad_waves([audio for audio, _, _ in items])
         tokens = [self.tokenizer.encode(text) for _, text, _ in items]
         target_lengths = torch.tensor([len(t) for t in tokens])
         targets = torch.zeros(len(items), max(1, int(target_lengths.max())), dtype=torch.long)

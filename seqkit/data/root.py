@@ -101,14 +101,14 @@ def _find(path: str | Path, table: dict, kind: str):
     is None when the path is there, else `table`'s entry to fetch it from; an error naming the
     data root when it is neither there nor in `table`."""
     path = Path(path).expanduser()
-    there = path.is_file if kind == "file" else path.is_dir
+    there = Path.is_file if kind == "file" else Path.is_dir
     if path.is_absolute():
-        if not there():
+        if not there(path):
             raise SeqkitError(f"data {kind} {path} not found")
         return path, None, None, None
     root, origin = data_root()
     local = root / path
-    if (local.is_file() if kind == "file" else local.is_dir()):
+    if there(local):
         return local, None, root, origin
     entry = table.get(path.as_posix())
     if entry is None:
