@@ -83,11 +83,19 @@ def transcribe(
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines: {file, text} or {file, error}."),
     lm: Path = typer.Option(None, "--lm", help="A language-model checkpoint over the same units, fused into the beam."),
     lm_weight: float = typer.Option(0.3, "--lm-weight", help="Weight of the language model's scores."),
+    choices: str = typer.Option(None, "--choices", help="Comma-separated transcripts, e.g. "
+                                "'zero,one,two': print the most likely of them for each file (isolated "
+                                "words from a closed vocabulary), scored over all CTC alignments."),
+    equalize: str = typer.Option("together", "--equalize", help="For a model trained with data.equalize: "
+                                 "estimate the speaker's average spectrum from all the files 'together' (one "
+                                 "speaker) or from 'each' file alone."),
 ) -> None:
     """Print one transcript per audio file; unreadable files get an error line and exit status 1."""
     from seqkit.predict import transcribe as run_transcribe
 
-    results = run_transcribe(checkpoint, files, beam=beam, lm=lm, lm_weight=lm_weight)
+    options = choices.split(",") if choices is not None else None
+    results = run_transcribe(checkpoint, files, beam=beam, lm=lm, lm_weight=lm_weight, choices=options,
+                             equalize=equalize)
     for result in results:
         if as_json:
             print(json.dumps(result))

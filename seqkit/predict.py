@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from pathlib import Path
 
 import numpy as np
@@ -94,14 +95,20 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
 
 
 def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
-               batch_size: int = 32, lm: str | Path | None = None, lm_weight: float = 0.3) -> list[dict]:
+               batch_size: int = 32, lm: str | Path | None = None, lm_weight: float = 0.3,
+               choices: list[str] | None = None, equalize: str = "together") -> list[dict]:
     """Transcribe audio files of any sample rate and channel count with a speech checkpoint.
 
     Returns one ``{"file", "text"}`` or ``{"file", "error"}`` per file, in order: a file that
     cannot be read gets its one-line error and the others are still transcribed. With `lm` (a
-    language-model checkpoint over the same units), the beam search fuses its scores.
+    language-model checkpoint over the same units), the beam search fuses its scores. With
+    `choices` (transcripts, such as the ten digit words), each file's text is the most likely of
+    them under the model (`seqkit.CTC.choose`), with its log-likelihood as ``"log_likelihood"``.
+    A model trained with ``data.equalize`` hears every file filtered to its training speakers'
+    average spectrum: the files' own average spectrum is estimated from all of them ``together``
+    (one speaker and microphone, the default) or from ``each`` file alone.
     """
-    from seqkit.data.audio import pad_waves, read_audio
+    from seqkit.data.audio import average_spectrum, equalize as filter_audio, equalizer, pad_waves, read_audio
     from seqkit.data.text import tokenizer_from_data, unit_texts
     from seqkit.fusion import LanguageModelScorer
 
@@ -113,6 +120,16 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
         if beam <= 1:
             raise SeqkitError("a language model fuses into the beam search: give --beam 2 or more with --lm")
         model.head.fuse(LanguageModelScorer.from_checkpoint(lm, unit_texts(tokenizer), lm_weight))
+    if choices is not None:
+        if lm is not None or beam > 1:
+            raise SeqkitError("--choices scores every choice over all its alignments: it takes no --beam or --lm")
+        choices = [" ".join(c.split()) for c in choices]
+        if not choices or not all(choices):
+            raise SeqkitError(f"--choices needs one or more non-empty transcripts, got {choices!r}")
+        try:
+            choice_ids = [tokenizer.encode(c) for c in choices]
+        except SeqkitError as err:
+            raise SeqkitError(f"--choices: {err}") from None
     results: list[dict] = [{"file": str(f)} for f in files]
     audio = {}
     for k, f in enumerate(files):
@@ -120,12 +137,28 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
             audio[k] = torch.from_numpy(read_audio(Path(f), info["sample_rate"]))
         except SeqkitError as err:
             results[k]["error"] = str(err)
+    if equalize not in ("together", "each"):
+        raise SeqkitError(f"--equalize must be together or each, got {equalize!r}")
+    if "equalize_reference" in info and audio:
+        reference = np.asarray(info["equalize_reference"])
+        waves = {k: a.numpy() for k, a in audio.items()}
+        shared = average_spectrum(list(waves.values())) if equalize == "together" else None
+        for k, wave in waves.items():
+            spectrum = shared if shared is not None else average_spectrum([wave])
+            audio[k] = torch.from_numpy(filter_audio(wave, equalizer(spectrum, reference)))
     order = sorted(audio, key=lambda k: len(audio[k]))  # similar lengths together: less padding
     for start in range(0, len(order), batch_size):
         ids = order[start:start + batch_size]
         inputs, lengths = pad_waves([audio[k] for k in ids])
         with torch.no_grad():
             log_probs, out_lengths = model(inputs, lengths)
+        if choices is not None:
+            for k, pick, score in zip(ids, *model.head.choose(log_probs, out_lengths, choice_ids)):
+                if score == -math.inf:
+                    results[k]["error"] = f"{files[k]}: too short for any of the choices"
+                else:
+                    results[k].update(text=choices[pick], log_likelihood=round(score, 4))
+            continue
         for k, units in zip(ids, model.head.decode(log_probs, out_lengths, beam)):
             results[k]["text"] = tokenizer.decode(units)
     return results

@@ -170,6 +170,54 @@ def test_random_filter_is_removed_by_band_norm_and_seen_by_the_utterance_view(re
         sk.ConvSpectrogram(filter_db=-3)
 
 
+def test_equalizing_a_speaker_takes_a_microphone_colour_out(recordings):
+    from dataclasses import replace
+
+    from seqkit.data.audio import equalize, equalize_speakers
+
+    mine = [r for r in recordings if r.speaker == "george" and r.index < 10]
+    frequency = np.linspace(0, 1, 129)  # 0 to 4 kHz
+    colour = 10 ** ((9 - 15 * frequency + 4 * np.sin(3 * np.pi * frequency)) / 20)  # another microphone
+    coloured = [replace(r, speaker="other", audio=equalize(r.audio, colour)) for r in mine]
+    fixed, _ = equalize_speakers(mine + coloured, reference_speakers=["george"])
+
+    def error(a, b):
+        return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+    before = np.mean([error(c.audio, r.audio) for c, r in zip(coloured, mine)])
+    after = np.mean([error(f.audio, r.audio) for f, r in zip(fixed[len(mine):], mine)])
+    assert before > 0.5 and after < 0.15, (before, after)
+    # The reference speaker's own recordings are (close to) untouched: their gain is 1 up to smoothing.
+    assert np.mean([error(f.audio, r.audio) for f, r in zip(fixed[: len(mine)], mine)]) < 0.05
+
+
+def test_equalized_data_gives_every_speaker_the_training_speakers_average_spectrum(data_root):
+    from seqkit.data.audio import average_spectrum
+
+    def colours(data):  # each speaker's average spectrum against the reference, in 250 Hz bands (dB)
+        found = {}
+        for name in ("train", "test"):
+            recordings = data.splits[name].recordings
+            for speaker in sorted({r.speaker for r in recordings}):
+                spectrum = average_spectrum([r.audio for r in recordings if r.speaker == speaker])
+                decibels = 10 / np.log(10) * (spectrum - reference)[4:124]  # 125 Hz to 3.875 kHz
+                found[speaker] = np.abs(decibels.reshape(15, 8).mean(1)).max()
+        return found
+
+    data = sk.SpeechData(data_root / "fsdd/recordings", test_speakers=["nicolas"], equalize=True,
+                         train_utterances=8, eval_utterances=8)
+    reference = np.asarray(data.info["equalize_reference"])
+    raw = sk.SpeechData(data_root / "fsdd/recordings", test_speakers=["nicolas"], train_utterances=8,
+                        eval_utterances=8)
+    assert "equalize_reference" not in raw.info
+    before, after = colours(raw), colours(data)
+    assert sorted(after) == sorted(before) == ["george", "jackson", "lucas", "nicolas", "yweweler"]
+    for speaker in before:  # 4.8-13.6 dB off somewhere before; held-out nicolas too
+        assert before[speaker] > 4.5 and after[speaker] < 3.5, (speaker, before[speaker], after[speaker])
+    assert ([len(r.audio) for r in raw.splits["test"].recordings]
+            == [len(r.audio) for r in data.splits["test"].recordings])
+
+
 def test_splits_never_share_a_recording(recordings):
     names = {k: {(r.digit, r.speaker, r.index) for r in v} for k, v in split(recordings).items()}
     assert not names["train"] & names["test"] and not names["val"] & names["test"]
@@ -201,6 +249,28 @@ def test_beam_of_one_equals_greedy_and_the_beam_finds_the_best_labelling():
     # "a a" needs a blank between the two a's: a, blank, a beats a held over three frames.
     lp = np.log(np.array([[0.1, 0.9], [0.8, 0.2], [0.1, 0.9]]))
     assert prefix_beam_search(lp, beam=4) == [1, 1]
+
+
+def test_choose_scores_each_choice_over_all_its_alignments():
+    import itertools
+
+    torch.manual_seed(0)
+    log_probs = torch.randn(2, 5, 4).log_softmax(-1)  # blank + units 0, 1, 2
+    lengths = torch.tensor([5, 3])
+    choices = [[0], [1, 0], [2, 2], [0, 1, 2]]
+    picks, scores = sk.CTC.choose(log_probs, lengths, choices)
+    for b, n in enumerate(lengths.tolist()):
+        total = {tuple(c): 0.0 for c in choices}  # every path of n frames, collapsed: repeats, then blanks
+        for path in itertools.product(range(4), repeat=n):
+            units = tuple(c - 1 for c, _ in itertools.groupby(path) if c)
+            if units in total:
+                total[units] += float(sum(log_probs[b, t, c] for t, c in enumerate(path)).exp())
+        best = max(total, key=total.get)
+        assert choices[picks[b]] == list(best)
+        assert scores[b] == pytest.approx(np.log(total[best]), abs=1e-4)
+    # Three frames cannot hold "0 1 2" and a blank-separated "2 2" needs three: -inf, never picked.
+    _, short = sk.CTC.choose(log_probs[:, :2], torch.tensor([2, 2]), [[2, 2], [0, 1, 2]])
+    assert short == [-np.inf, -np.inf]
 
 
 def test_bad_audio_inputs_are_named(tmp_path, data_root):
@@ -260,6 +330,53 @@ def test_transcribe_goes_on_past_a_bad_file_and_exits_non_zero(asr_run, data_roo
     assert code == 1
     assert err.strip() == f"error: {tmp_path / 'empty.wav'}: empty file"
     assert out.startswith(str(good))
+
+
+def test_transcribe_with_choices_picks_the_most_likely_of_them(asr_run, data_root):
+    wavs = [data_root / f"fsdd/recordings/{n}.wav" for n in ("3_lucas_1", "7_george_2", "0_jackson_4")]
+    words = ["zero", "three", "seven", "nine"]
+    code, out, err = run_cli("transcribe", asr_run, *wavs, "--json", "--choices", ",".join(words))
+    assert code == 0, err
+    picked = [json.loads(line) for line in out.splitlines()]
+    assert all(p["text"] in words and p["log_likelihood"] < 0 for p in picked)
+    for word in words:  # each word alone: its own log-likelihood, never above the picked one's
+        code, out, err = run_cli("transcribe", asr_run, *wavs, "--json", "--choices", word)
+        for alone, best in zip((json.loads(line) for line in out.splitlines()), picked):
+            assert alone["text"] == word
+            assert alone["log_likelihood"] <= best["log_likelihood"] + 1e-3
+            assert (alone["log_likelihood"] == pytest.approx(best["log_likelihood"], abs=1e-3)) == (word == best["text"])
+    for options, message in [(["--choices", "zero,ONE"], "--choices: character 'O' is not in the model's alphabet"),
+                             (["--choices", "zero,,one"], "--choices needs one or more non-empty transcripts"),
+                             (["--choices", "zero,one", "--beam", "4"], "it takes no --beam or --lm")]:
+        code, out, err = run_cli("transcribe", asr_run, wavs[0], *options)
+        assert code == 2 and message in err and out == "", (options, err)
+
+
+def test_transcribe_equalizes_files_as_the_model_was_trained(asr_run, data_root, tmp_path):
+    from seqkit.data.audio import average_spectrum, read_audio
+
+    wavs = [data_root / f"fsdd/recordings/{n}.wav" for n in ("3_lucas_1", "7_lucas_2", "0_lucas_4")]
+    checkpoint = torch.load(asr_run / "checkpoints/best.ckpt", weights_only=True)
+    spectrum = average_spectrum([read_audio(p) for p in wavs])
+
+    def transcribe_with(reference, *options):
+        checkpoint["seqkit"]["equalize_reference"] = reference.tolist()
+        path = tmp_path / "equalized.ckpt"
+        torch.save(checkpoint, path)
+        code, out, err = run_cli("transcribe", path, *wavs, "--json", "--choices", ",".join(DIGITS), *options)
+        assert code == 0, err
+        return [json.loads(line)["log_likelihood"] for line in out.splitlines()]
+
+    code, out, err = run_cli("transcribe", asr_run, *wavs, "--json", "--choices", ",".join(DIGITS))
+    plain = [json.loads(line)["log_likelihood"] for line in out.splitlines()]
+    # The files' own average spectrum as the reference: a gain of 1, the same audio and scores.
+    assert transcribe_with(spectrum) == pytest.approx(plain, abs=1e-3)
+    tilted = spectrum + np.linspace(-2.0, 2.0, len(spectrum))  # a brighter training voice
+    together = transcribe_with(tilted)
+    assert together != pytest.approx(plain, abs=1e-2)
+    assert transcribe_with(tilted, "--equalize", "each") != pytest.approx(together, abs=1e-3)
+    code, out, err = run_cli("transcribe", asr_run, wavs[0], "--equalize", "speaker")
+    assert code == 2 and "--equalize must be together or each, got 'speaker'" in err
 
 
 @pytest.mark.parametrize("backend", ["gru", "lstm", "rnn", "segrnn"])

@@ -164,6 +164,32 @@ class CTC(nn.Module):
         """Score beam-search prefixes with a language model from now on (None: stop)."""
         self.scorer = scorer
 
+    @staticmethod
+    def choose(log_probs: Tensor, lengths: Tensor, choices: list[list[int]]) -> tuple[list[int], list[float]]:
+        """Decoding restricted to a closed set: for every utterance, the index of the most likely
+        of `choices` (unit-id sequences) and its log-likelihood, summed over all its alignments
+        (``-inf`` when the utterance has too few frames for any of them).
+
+        Isolated-word recognition with a fixed vocabulary is this with one word per choice.
+
+        Example:
+            >>> lp = torch.log(torch.tensor([[[.1, .6, .3], [.6, .1, .3], [.6, .1, .3]]]))  # blank, 0, 1
+            >>> greedy(lp, torch.tensor([3]))  # class 1 = unit 0, not one of the choices below
+            [[1]]
+            >>> CTC.choose(lp, torch.tensor([3]), [[1], [0, 1]])[0]  # P(0 1) = 0.291 > P(1) = 0.234
+            [1]
+        """
+        frames = log_probs.transpose(0, 1).float()  # (B, T, V) -> (T, B, V)
+        batch = log_probs.shape[0]
+        scores = []
+        for choice in choices:
+            targets = torch.tensor(choice, device=log_probs.device).add(1).expand(batch, -1)  # unit u: class u + 1
+            nats = nn.functional.ctc_loss(frames, targets, lengths, torch.full((batch,), len(choice)), blank=0,
+                                          reduction="none", zero_infinity=False)
+            scores.append(-nats)
+        best, index = torch.stack(scores, 1).max(1)  # (B, choices) -> (B,)
+        return index.tolist(), best.tolist()
+
     def metrics(self, tokenizer=None, **info) -> MetricCollection:
         """Word and character error rates of greedy and beam decoding."""
         from seqkit.data.text import tokenizer_from_data

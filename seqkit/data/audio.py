@@ -223,6 +223,71 @@ def speed_perturb(audio: np.ndarray, factor: float) -> np.ndarray:
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
 
+SPECTRUM_FFT = 256  # 32 ms frames at 8 kHz: 129 bins, 31 Hz apart
+
+
+def average_spectrum(waves: list[np.ndarray], n_fft: int = SPECTRUM_FFT) -> np.ndarray:
+    """Log of the mean power spectrum of the speech in `waves`, one value per FFT bin.
+
+    Frames (Hann window, half overlap) more than 30 dB below their recording's loudest frame are
+    silence and left out, so the spectrum is the voice and the channel, not the pauses.
+    """
+    total, count = np.zeros(n_fft // 2 + 1), 0
+    window = np.hanning(n_fft)
+    for audio in waves:
+        audio = np.pad(audio, (0, max(0, n_fft - len(audio))))
+        frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft)[:: n_fft // 2] * window
+        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # (frames, bins)
+        energy = power.sum(1)
+        speech = energy >= energy.max() * 1e-3
+        total += power[speech].sum(0)
+        count += int(speech.sum())
+    return np.log(total / max(count, 1) + 1e-12)
+
+
+def equalizer(spectrum: np.ndarray, reference: np.ndarray, limit_db: float = 20.0, smooth: int = 7) -> np.ndarray:
+    """Amplitude gain per FFT bin that turns the average `spectrum` into `reference` (both from
+    `average_spectrum`): smoothed over `smooth` bins (a short filter) and limited to +-`limit_db`."""
+    half = (np.asarray(reference) - np.asarray(spectrum)) / 2  # log power -> log amplitude
+    kernel = np.ones(smooth) / smooth
+    half = np.convolve(np.pad(half, smooth // 2, mode="edge"), kernel, mode="valid")
+    limit = limit_db / 20 * np.log(10)
+    return np.exp(np.clip(half, -limit, limit))
+
+
+def equalize(audio: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Filter `audio` by the zero-phase `gain` of `equalizer`; the same length, padded so that
+    the filter does not wrap around.
+
+    Example:
+        >>> tone = np.sin(np.arange(8000) * 2 * np.pi * 1000 / 8000).astype(np.float32)
+        >>> gain = np.ones(129); gain[20:45] = 0.5  # -6 dB around 1 kHz (bins of 31 Hz)
+        >>> round(float(equalize(tone, gain)[1000:7000].std() / tone[1000:7000].std()), 3)
+        0.5
+    """
+    n = len(audio) + 2 * (len(gain) - 1)
+    spectrum = np.fft.rfft(audio, n)
+    bins = np.interp(np.linspace(0, 1, len(spectrum)), np.linspace(0, 1, len(gain)), gain)
+    return np.fft.irfft(spectrum * bins, n)[: len(audio)].astype(np.float32)
+
+
+def equalize_speakers(recordings: list[Recording], reference_speakers: list[str]):
+    """Each speaker's recordings filtered so that their average spectrum is the mean of the
+    `reference_speakers`' (per-speaker spectral mean normalisation, done on the waveform: the
+    speaker's microphone, room and average voice colour are taken out, the spectral shape of each
+    word is kept). A speaker's statistics come from their own recordings, without transcripts.
+
+    Returns the new recordings and the reference spectrum (log power per FFT bin).
+    """
+    import dataclasses
+
+    speakers = sorted({r.speaker for r in recordings})
+    spectra = {s: average_spectrum([r.audio for r in recordings if r.speaker == s]) for s in speakers}
+    reference = np.mean([spectra[s] for s in speakers if s in reference_speakers], axis=0)
+    gains = {s: equalizer(spectra[s], reference) for s in speakers}
+    return [dataclasses.replace(r, audio=equalize(r.audio, gains[r.speaker])) for r in recordings], reference
+
+
 class Batches(Sampler):
     """Batches of utterances of similar length (less padding), reshuffled every epoch.
 
@@ -323,6 +388,9 @@ class SpeechData(ResumableData, L.LightningDataModule):
         speed_perturb: training recordings play at a random speed in [1 - p, 1 + p] (0: none).
         noise_snr: ``[low, high]``: white noise at a signal-to-noise ratio drawn from that range (dB)
             added to every training utterance; None: none.
+        equalize: filter each speaker's recordings to the training speakers' average spectrum
+            (`equalize_speakers`); a held-out speaker's own recordings give their statistics, and
+            ``seqkit transcribe`` estimates them from the files it is given.
         sample_rate: the rate of the recordings and of the model.
         seed: seeds the utterance builder.
         tokenizer: a tokenizer saved by `to_data` (a checkpoint's) to use instead of fitting one.
@@ -332,13 +400,19 @@ class SpeechData(ResumableData, L.LightningDataModule):
                  units: str = "chars", vocab_size: int = 32, model_type: str = "unigram", batch_size: int = 32,
                  train_utterances: int = 4000, eval_utterances: int = 500, max_digits: int = 7,
                  noise: float = 0.0, speed_perturb: float = 0.0, noise_snr: list[float] | None = None,
-                 sample_rate: int = 8000, seed: int = 0,
+                 equalize: bool = False, sample_rate: int = 8000, seed: int = 0,
                  tokenizer: dict | None = None):
         super().__init__()
         folder = Path(path)
         folder = folder if folder.is_absolute() else locate_folder(path)
         self.batch_size, self.sample_rate, self.task = batch_size, sample_rate, task
-        parts = split(read_fsdd(folder, sample_rate), list(test_speakers or []))
+        recordings = read_fsdd(folder, sample_rate)
+        parts = split(recordings, list(test_speakers or []))  # checks the speakers' names first
+        self.reference = None
+        if equalize:
+            trained = sorted({r.speaker for r in parts["train"]})
+            recordings, self.reference = equalize_speakers(recordings, trained)
+            parts = split(recordings, list(test_speakers or []))
         count = {"train": train_utterances, "val": eval_utterances, "test": eval_utterances}
         offsets = {"train": 0, "val": 1_000_000, "test": 2_000_000}  # distinct seeds per split
         self.splits = {name: Utterances(recs, count[name], seed + offsets[name], task, max_digits, sample_rate, noise,
@@ -377,7 +451,10 @@ class SpeechData(ResumableData, L.LightningDataModule):
 
     @property
     def info(self) -> dict:
-        return {"tokenizer": self.tokenizer.to_data(), "sample_rate": self.sample_rate}
+        info = {"tokenizer": self.tokenizer.to_data(), "sample_rate": self.sample_rate}
+        if self.reference is not None:  # for transcribe to equalise new speakers the same way
+            info["equalize_reference"] = [round(float(v), 5) for v in self.reference]
+        return info
 
     def _loader(self, name: str, train: bool = False) -> DataLoader:
         data = self.splits[name]
