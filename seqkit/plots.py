@@ -80,7 +80,7 @@ def loss_curves(path: Path, metrics_csv: Path) -> None:
 
 
 def ctc_plot(path: Path, spectrograms: list[np.ndarray], posteriors: list[np.ndarray], hypotheses: list[str],
-             references: list[str], units: list[str]) -> None:
+             references: list[str], units: list[str], frame_ms: float = 40.0) -> None:
     """For each utterance: the log-mel spectrogram above the per-frame CTC posteriors.
 
     Args:
@@ -90,6 +90,7 @@ def ctc_plot(path: Path, spectrograms: list[np.ndarray], posteriors: list[np.nda
         hypotheses: decoded texts.
         references: true texts.
         units: names of classes 1..V.
+        frame_ms: duration of one output frame, for the x axis.
     """
     rows = len(spectrograms)
     fig, axes = plt.subplots(2 * rows, 1, figsize=(10, 3.2 * rows), squeeze=False)
@@ -111,7 +112,7 @@ def ctc_plot(path: Path, spectrograms: list[np.ndarray], posteriors: list[np.nda
         bottom.set_ylim(0, 1.15)
         bottom.set_ylabel("posterior")
         bottom.legend(loc="upper right", fontsize=7)
-    axes[-1, 0].set_xlabel("output frame (40 ms)")
+    axes[-1, 0].set_xlabel(f"output frame ({frame_ms:g} ms)")
     fig.tight_layout()
     _save(fig, path, dpi=100)
 

@@ -37,6 +37,11 @@ def test_conv_lengths_equal_the_frames_of_each_utterance_alone(recordings):
             alone, alone_length = conv(w.view(1, -1, 1), lengths[k : k + 1])
             assert alone.shape[1] == alone_length.item() == out_lengths[k].item()
             assert torch.allclose(alone[0], y[k, : alone.shape[1]], atol=1e-4)
+    # One output frame per frame_ms: a second of audio gives 1000 / frame_ms frames, less the 25 ms window.
+    for stride, hop, ms in ((4, 10.0, 40.0), (2, 10.0, 20.0), (1, 8.0, 8.0)):
+        conv = sk.ConvSpectrogram(in_dim=1, sample_rate=8000, hop_ms=hop, time_stride=stride, filters=4, dim=8)
+        assert conv.frame_ms == ms
+        assert 1000 / ms - 4 <= conv(torch.zeros(1, 8000, 1), torch.tensor([8000]))[1].item() <= 1000 / ms
 
 
 def test_padding_never_leaks_into_the_ctc_loss(recordings):

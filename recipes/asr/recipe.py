@@ -58,10 +58,11 @@ def main(cfg) -> dict:
         spec = spec[:, 0] if spec.dim() == 4 else spec  # norm: both -> the per-utterance view
     tokenizer = data.tokenizer
     hypotheses = [tokenizer.decode(ids) for ids in model.head.decode(log_probs, lengths)]
+    frame_ms = model.frontend.frame_ms * model.backend.provides.get("stride", 1)  # segrnn groups frames
     sk.ctc_plot(run_dir / "transcripts.png",
                 [spec[k, :, : frames[k]].numpy() for k in range(3)],
                 [log_probs[k, : lengths[k]].exp().numpy() for k in range(3)],
-                hypotheses[picks], batch["texts"][picks], units)
+                hypotheses[picks], batch["texts"][picks], units, frame_ms)
     sk.loss_curves(run_dir / "loss.png", run_dir / "logs" / "metrics.csv")
 
     epochs = sk.history(trainer)

@@ -154,6 +154,11 @@ class ConvSpectrogram(nn.Module):
         self.out_dim = dim
         self.provides = {}
 
+    @property
+    def frame_ms(self) -> float:
+        """Duration of one output frame: the hop times the convolutions' strides in time."""
+        return 1000 * self.hop / self.mel.sample_rate * self.strides[0] * self.strides[1]
+
     def frames(self, lengths: Tensor) -> Tensor:
         """Spectrogram frames of waveforms of `lengths` samples (at least 1)."""
         return (torch.div(lengths - self.n_fft, self.hop, rounding_mode="floor") + 1).clamp(min=1)
