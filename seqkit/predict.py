@@ -104,6 +104,8 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     language-model checkpoint over the same units), the beam search fuses its scores. With
     `choices` (transcripts, such as the ten digit words), each file's text is the most likely of
     them under the model (`seqkit.CTC.choose`), with its log-likelihood as ``"log_likelihood"``.
+    A word classifier (recipes/kws) gives each file its most probable word (of `choices`, if
+    given) and that word's ``"probability"``.
     A model trained with ``data.equalize`` hears every file filtered to its training speakers'
     average spectrum: the files' own average spectrum is estimated from all of them ``together``
     (one speaker and microphone, the default) or from ``each`` file alone.
@@ -113,8 +115,11 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     from seqkit.fusion import LanguageModelScorer
 
     model, info = load_model(resolve(checkpoint))
-    if info.get("recipe") not in ("asr",):
+    if info.get("recipe") not in ("asr", "kws"):
         raise SeqkitError(f"{checkpoint} is a {info.get('recipe')} checkpoint, not a speech one")
+    classify = info["recipe"] == "kws"  # one word per file, from the classifier's classes
+    if classify and (beam > 1 or lm is not None):
+        raise SeqkitError(f"{checkpoint} is a word classifier (kws): it takes no --beam or --lm")
     tokenizer = tokenizer_from_data(info["tokenizer"])
     if lm is not None:
         if beam <= 1:
@@ -130,6 +135,9 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
             choice_ids = [tokenizer.encode(c) for c in choices]
         except SeqkitError as err:
             raise SeqkitError(f"--choices: {err}") from None
+        if classify and any(len(c) != 1 for c in choice_ids):
+            raise SeqkitError(f"--choices: a word classifier (kws) chooses among its words "
+                              f"({tokenizer.decode(range(tokenizer.vocab_size))}), one per choice")
     results: list[dict] = [{"file": str(f)} for f in files]
     audio = {}
     for k, f in enumerate(files):
@@ -152,6 +160,14 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
         inputs, lengths = pad_waves([audio[k] for k in ids])
         with torch.no_grad():
             log_probs, out_lengths = model(inputs, lengths)
+        if classify:  # (B, classes) logits; with choices, the best of those classes
+            probs = log_probs.softmax(-1)
+            allowed = torch.zeros(probs.shape[-1], dtype=torch.bool)
+            allowed[[c[0] for c in choice_ids] if choices is not None else slice(None)] = True
+            best = probs.masked_fill(~allowed, -1.0).argmax(-1)
+            for row, (k, c) in enumerate(zip(ids, best.tolist())):
+                results[k].update(text=tokenizer.decode([c]), probability=round(float(probs[row, c]), 4))
+            continue
         if choices is not None:
             for k, pick, score in zip(ids, *model.head.choose(log_probs, out_lengths, choice_ids)):
                 if score == -math.inf:

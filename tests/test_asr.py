@@ -448,6 +448,20 @@ def test_kws_recipe_smoke_run(tmp_path, data_root):
     assert (tmp_path / "run/confusion.png").is_file()
     code, out, err = run_cli("eval", tmp_path / "run")
     assert code == 0 and set(json.loads(out)) == {"accuracy"}
+    # transcribe: each file's word and its probability; with --choices, the best of those words.
+    wavs = [data_root / f"fsdd/recordings/{n}.wav" for n in ("3_lucas_1", "7_george_2")]
+    code, out, err = run_cli("transcribe", tmp_path / "run", *wavs, "--json")
+    assert code == 0, err
+    words = [json.loads(line) for line in out.splitlines()]
+    assert all(w["text"] in DIGITS and 0.1 <= w["probability"] <= 1 for w in words)
+    others = [d for d in DIGITS if d not in {w["text"] for w in words}][:2]
+    code, out, err = run_cli("transcribe", tmp_path / "run", *wavs, "--json", "--choices", ",".join(others))
+    chosen = [json.loads(line) for line in out.splitlines()]
+    assert all(c["text"] in others and c["probability"] < w["probability"] for c, w in zip(chosen, words))
+    for options, message in [(["--beam", "4"], "a word classifier (kws): it takes no --beam or --lm"),
+                             (["--choices", "one two"], "one per choice")]:
+        code, out, err = run_cli("transcribe", tmp_path / "run", wavs[0], *options)
+        assert code == 2 and message in err, err
 
 
 def test_both_views_and_random_filter_through_the_recipe_and_export(tmp_path, data_root):
