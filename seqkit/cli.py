@@ -80,7 +80,8 @@ def transcribe(
     checkpoint: Path = typer.Argument(..., help="A speech checkpoint or its run directory."),
     files: list[Path] = typer.Argument(..., help="Audio files (wav, flac, ...): any sample rate and channels."),
     beam: int = typer.Option(1, "--beam", help="Beam width; 1 decodes greedily."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines: {file, text} or {file, error}."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines: {file, text} or {file, error}; "
+                                  "with --choices also log_likelihood, for a kws model probability."),
     lm: Path = typer.Option(None, "--lm", help="A language-model checkpoint over the same units, fused into the beam."),
     lm_weight: float = typer.Option(0.3, "--lm-weight", help="Weight of the language model's scores."),
     choices: str = typer.Option(None, "--choices", help="Comma-separated transcripts, e.g. "
@@ -90,7 +91,8 @@ def transcribe(
                                  "estimate the speaker's average spectrum from all the files 'together' (one "
                                  "speaker) or from 'each' file alone."),
 ) -> None:
-    """Print one transcript per audio file; unreadable files get an error line and exit status 1."""
+    """Print one transcript per audio file (a kws model: the word); unreadable files get an error line
+    and exit status 1."""
     from seqkit.predict import transcribe as run_transcribe
 
     options = choices.split(",") if choices is not None else None
