@@ -110,7 +110,7 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     average spectrum: the files' own average spectrum is estimated from all of them ``together``
     (one speaker and microphone, the default) or from ``each`` file alone.
     """
-    from seqkit.data.audio import average_spectrum, equalize as filter_audio, equalizer, pad_waves, read_audio
+    from seqkit.data.audio import pad_waves, read_audio
     from seqkit.data.text import tokenizer_from_data, unit_texts
     from seqkit.fusion import LanguageModelScorer
 
@@ -120,6 +120,8 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     classify = info["recipe"] == "kws"  # one word per file, from the classifier's classes
     if classify and (beam > 1 or lm is not None):
         raise SeqkitError(f"{checkpoint} is a word classifier (kws): it takes no --beam or --lm")
+    if equalize not in ("together", "each"):
+        raise SeqkitError(f"--equalize must be together or each, got {equalize!r}")
     tokenizer = tokenizer_from_data(info["tokenizer"])
     if lm is not None:
         if beam <= 1:
@@ -128,53 +130,65 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     if choices is not None:
         if lm is not None or beam > 1:
             raise SeqkitError("--choices scores every choice over all its alignments: it takes no --beam or --lm")
-        choices = [" ".join(c.split()) for c in choices]
-        if not choices or not all(choices):
-            raise SeqkitError(f"--choices needs one or more non-empty transcripts, got {choices!r}")
-        try:
-            choice_ids = [tokenizer.encode(c) for c in choices]
-        except SeqkitError as err:
-            raise SeqkitError(f"--choices: {err}") from None
-        if classify and any(len(c) != 1 for c in choice_ids):
-            raise SeqkitError(f"--choices: a word classifier (kws) chooses among its words "
-                              f"({tokenizer.decode(range(tokenizer.vocab_size))}), one per choice")
-    results: list[dict] = [{"file": str(f)} for f in files]
-    audio = {}
-    for k, f in enumerate(files):
-        try:
-            audio[k] = torch.from_numpy(read_audio(Path(f), info["sample_rate"]))
-        except SeqkitError as err:
-            results[k]["error"] = str(err)
-    if equalize not in ("together", "each"):
-        raise SeqkitError(f"--equalize must be together or each, got {equalize!r}")
-    if "equalize_reference" in info and audio:
-        reference = np.asarray(info["equalize_reference"])
-        waves = {k: a.numpy() for k, a in audio.items()}
-        shared = average_spectrum(list(waves.values())) if equalize == "together" else None
-        for k, wave in waves.items():
-            spectrum = shared if shared is not None else average_spectrum([wave])
-            audio[k] = torch.from_numpy(filter_audio(wave, equalizer(spectrum, reference)))
-    order = sorted(audio, key=lambda k: len(audio[k]))  # similar lengths together: less padding
-    for start in range(0, len(order), batch_size):
-        ids = order[start:start + batch_size]
-        inputs, lengths = pad_waves([audio[k] for k in ids])
-        with torch.no_grad():
-            log_probs, out_lengths = model(inputs, lengths)
+        choices, choice_ids = _encoded_choices(choices, tokenizer, classify)
+
+    def label(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[dict]:
+        """What each row of a batch's model output says: text and, if any, its score."""
         if classify:  # (B, classes) logits; with choices, the best of those classes
             probs = log_probs.softmax(-1)
             allowed = torch.zeros(probs.shape[-1], dtype=torch.bool)
             allowed[[c[0] for c in choice_ids] if choices is not None else slice(None)] = True
-            best = probs.masked_fill(~allowed, -1.0).argmax(-1)
-            for row, (k, c) in enumerate(zip(ids, best.tolist())):
-                results[k].update(text=tokenizer.decode([c]), probability=round(float(probs[row, c]), 4))
-            continue
+            best = probs.masked_fill(~allowed, -1.0).argmax(-1).tolist()
+            return [{"text": tokenizer.decode([c]), "probability": round(float(probs[row, c]), 4)}
+                    for row, c in enumerate(best)]
         if choices is not None:
-            for k, pick, score in zip(ids, *model.head.choose(log_probs, out_lengths, choice_ids)):
-                if score == -math.inf:
-                    results[k]["error"] = f"{files[k]}: too short for any of the choices"
-                else:
-                    results[k].update(text=choices[pick], log_likelihood=round(score, 4))
-            continue
-        for k, units in zip(ids, model.head.decode(log_probs, out_lengths, beam)):
-            results[k]["text"] = tokenizer.decode(units)
+            return [{"text": choices[pick], "log_likelihood": round(score, 4)} if score > -math.inf
+                    else {"error": "too short for any of the choices"}
+                    for pick, score in zip(*model.head.choose(log_probs, lengths, choice_ids))]
+        return [{"text": tokenizer.decode(units)} for units in model.head.decode(log_probs, lengths, beam)]
+
+    results: list[dict] = [{"file": str(f)} for f in files]
+    audio = {}
+    for k, f in enumerate(files):
+        try:
+            audio[k] = read_audio(Path(f), info["sample_rate"])
+        except SeqkitError as err:
+            results[k]["error"] = str(err)
+    if "equalize_reference" in info:
+        audio = _equalized(audio, np.asarray(info["equalize_reference"]), together=equalize == "together")
+    order = sorted(audio, key=lambda k: len(audio[k]))  # similar lengths together: less padding
+    for start in range(0, len(order), batch_size):
+        ids = order[start:start + batch_size]
+        inputs, lengths = pad_waves([torch.from_numpy(audio[k]) for k in ids])
+        with torch.no_grad():
+            outputs = label(*model(inputs, lengths))
+        for k, output in zip(ids, outputs):
+            if "error" in output:
+                output["error"] = f"{files[k]}: {output['error']}"
+            results[k].update(output)
     return results
+
+
+def _encoded_choices(choices: list[str], tokenizer, classify: bool) -> tuple[list[str], list[list[int]]]:
+    """`choices` with their spaces tidied, and their units; one-line errors for what cannot be one."""
+    choices = [" ".join(c.split()) for c in choices]
+    if not choices or not all(choices):
+        raise SeqkitError(f"--choices needs one or more non-empty transcripts, got {choices!r}")
+    try:
+        ids = [tokenizer.encode(c) for c in choices]
+    except SeqkitError as err:
+        raise SeqkitError(f"--choices: {err}") from None
+    if classify and any(len(c) != 1 for c in ids):
+        raise SeqkitError(f"--choices: a word classifier (kws) chooses among its words "
+                          f"({tokenizer.decode(range(tokenizer.vocab_size))}), one per choice")
+    return choices, ids
+
+
+def _equalized(audio: dict, reference: np.ndarray, together: bool) -> dict:
+    """Each wave of `audio` filtered to the `reference` spectrum, from the average spectrum of all
+    of them (one speaker) or of each alone (`seqkit.data.audio.equalize_speakers`)."""
+    from seqkit.data.audio import average_spectrum, equalize, equalizer
+
+    shared = average_spectrum(list(audio.values())) if together and audio else None
+    return {k: equalize(wave, equalizer(shared if together else average_spectrum([wave]), reference))
+            for k, wave in audio.items()}

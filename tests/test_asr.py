@@ -337,7 +337,7 @@ def test_transcribe_goes_on_past_a_bad_file_and_exits_non_zero(asr_run, data_roo
     assert out.startswith(str(good))
 
 
-def test_transcribe_with_choices_picks_the_most_likely_of_them(asr_run, data_root):
+def test_transcribe_with_choices_picks_the_most_likely_of_them(asr_run, data_root, tmp_path):
     wavs = [data_root / f"fsdd/recordings/{n}.wav" for n in ("3_lucas_1", "7_george_2", "0_jackson_4")]
     words = ["zero", "three", "seven", "nine"]
     code, out, err = run_cli("transcribe", asr_run, *wavs, "--json", "--choices", ",".join(words))
@@ -350,6 +350,12 @@ def test_transcribe_with_choices_picks_the_most_likely_of_them(asr_run, data_roo
             assert alone["text"] == word
             assert alone["log_likelihood"] <= best["log_likelihood"] + 1e-3
             assert (alone["log_likelihood"] == pytest.approx(best["log_likelihood"], abs=1e-3)) == (word == best["text"])
+    # 50 ms give one output frame: too short for "three" (5 frames); the error names the file, exit 1.
+    audio, rate = sf.read(wavs[0], dtype="float32")
+    sf.write(tmp_path / "short.wav", audio[:400], rate)
+    code, out, err = run_cli("transcribe", asr_run, tmp_path / "short.wav", wavs[0], "--choices", "three")
+    assert code == 1 and err.strip() == f"error: {tmp_path / 'short.wav'}: too short for any of the choices"
+    assert out.strip() == f"{wavs[0]}\tthree"
     for options, message in [(["--choices", "zero,ONE"], "--choices: character 'O' is not in the model's alphabet"),
                              (["--choices", "zero,,one"], "--choices needs one or more non-empty transcripts"),
                              (["--choices", "zero,one", "--beam", "4"], "it takes no --beam or --lm")]:
