@@ -26,6 +26,7 @@ _WHERE = {
     "read_text": "seqkit.data.text",
     "generate": "seqkit.sampling",
     "LanguageModelScorer": "seqkit.fusion",
+    "Lexicon": "seqkit.blocks.ctc",
     "CTC": "seqkit.blocks.heads",
     "Forecast": "seqkit.blocks.heads",
     "load_model": "seqkit.checkpoint",
@@ -81,7 +82,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKENDS", "build", "build_model", "CharTokenizer", "Classify", "confusion_plot", "ConvSpectrogram",
     "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "export_model", "Forecast",
-    "forecast_plot", "FRONTENDS", "generate", "GRU", "HEADS", "History", "history", "LanguageModelScorer", "load",
+    "forecast_plot", "FRONTENDS", "generate", "GRU", "HEADS", "History", "history", "LanguageModelScorer", "Lexicon", "load",
     "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
     "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "Sequential",
     "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict", "tokenizer_from_data",

@@ -54,12 +54,17 @@ def run(
 def evaluate(
     target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
     data_root: Path = DATA_ROOT,
+    lexicon: str = typer.Option(None, "--lexicon", help="Speech: comma-separated words; the beam-search "
+                                "scores (wer_beam, cer_beam) spell only these."),
+    lm: Path = typer.Option(None, "--lm", help="Speech: a language-model checkpoint fused into the beam search."),
+    lm_weight: float = typer.Option(0.3, "--lm-weight", help="Weight of the language model's scores."),
 ) -> None:
     """Re-compute the test metrics of a checkpoint (a run's best by default); prints JSON."""
     from seqkit.predict import evaluate as run_eval
 
     _set_data_root(data_root)
-    print(json.dumps(run_eval(target), indent=2))
+    words = lexicon.split(",") if lexicon is not None else None
+    print(json.dumps(run_eval(target, lexicon=words, lm=lm, lm_weight=lm_weight), indent=2))
 
 
 @app.command()
@@ -87,6 +92,8 @@ def transcribe(
     choices: str = typer.Option(None, "--choices", help="Comma-separated transcripts, e.g. "
                                 "'zero,one,two': print the most likely of them for each file (isolated "
                                 "words from a closed vocabulary), scored over all CTC alignments."),
+    lexicon: str = typer.Option(None, "--lexicon", help="Comma-separated words, e.g. 'zero,one,two': the "
+                                "beam search (--beam 2 or more) spells only these words."),
     equalize: str = typer.Option("together", "--equalize", help="For a model trained with data.equalize: "
                                  "estimate the speaker's average spectrum from all the files 'together' (one "
                                  "speaker) or from 'each' file alone."),
@@ -96,8 +103,9 @@ def transcribe(
     from seqkit.predict import transcribe as run_transcribe
 
     options = choices.split(",") if choices is not None else None
+    words = lexicon.split(",") if lexicon is not None else None
     results = run_transcribe(checkpoint, files, beam=beam, lm=lm, lm_weight=lm_weight, choices=options,
-                             equalize=equalize)
+                             equalize=equalize, lexicon=words)
     for result in results:
         if as_json:
             print(json.dumps(result))

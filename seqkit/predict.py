@@ -18,11 +18,15 @@ from seqkit.task import Task
 from seqkit.training import make_trainer
 
 
-def evaluate(target: str | Path) -> dict[str, float]:
+def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Path | None = None,
+             lm_weight: float = 0.3) -> dict[str, float]:
     """Re-compute a checkpoint's test metrics on the data its config names.
 
     Args:
         target: a checkpoint, or a run directory (its best checkpoint is used).
+        lexicon: speech: the beam-search scores spell only these words (`seqkit.Lexicon`).
+        lm: speech: a language-model checkpoint over the same units, fused into the beam search.
+        lm_weight: the weight of its log-probabilities.
     """
     model, info = load_model(resolve(target))
     cfg = info["config"]
@@ -31,6 +35,18 @@ def evaluate(target: str | Path) -> dict[str, float]:
     if "tokenizer" in info and "tokenizer" in inspect.signature(module).parameters:
         kept["tokenizer"] = info["tokenizer"]  # the checkpoint's own, never a re-trained one
     data = module(**cfg["data"], **kept)
+    if (lexicon is not None or lm is not None) and not hasattr(model.head, "constrain"):
+        raise SeqkitError(f"{target}: --lexicon and --lm change a speech model's beam search; this is a "
+                          f"{info.get('recipe')} checkpoint")
+    if lexicon is not None:
+        from seqkit.blocks.ctc import Lexicon
+
+        model.head.constrain(Lexicon.of(lexicon, data.tokenizer, "--lexicon"))
+    if lm is not None:
+        from seqkit.data.text import unit_texts
+        from seqkit.fusion import LanguageModelScorer
+
+        model.head.fuse(LanguageModelScorer.from_checkpoint(lm, unit_texts(data.tokenizer), lm_weight))
     task = Task(model, **cfg["train"], info=info)
     settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs",)}
     settings["enable_progress_bar"] = False
@@ -96,12 +112,14 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
 
 def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
                batch_size: int = 32, lm: str | Path | None = None, lm_weight: float = 0.3,
-               choices: list[str] | None = None, equalize: str = "together") -> list[dict]:
+               choices: list[str] | None = None, equalize: str = "together",
+               lexicon: list[str] | None = None) -> list[dict]:
     """Transcribe audio files of any sample rate and channel count with a speech checkpoint.
 
     Returns one ``{"file", "text"}`` or ``{"file", "error"}`` per file, in order: a file that
     cannot be read gets its one-line error and the others are still transcribed. With `lm` (a
-    language-model checkpoint over the same units), the beam search fuses its scores. With
+    language-model checkpoint over the same units), the beam search fuses its scores; with
+    `lexicon` (words), it spells only those words (`seqkit.Lexicon`). With
     `choices` (transcripts, such as the ten digit words), each file's text is the most likely of
     them under the model (`seqkit.CTC.choose`), with its log-likelihood as ``"log_likelihood"``.
     A word classifier (recipes/kws) gives each file its most probable word (of `choices`, if
@@ -110,6 +128,7 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     average spectrum: the files' own average spectrum is estimated from all of them ``together``
     (one speaker and microphone, the default) or from ``each`` file alone.
     """
+    from seqkit.blocks.ctc import Lexicon
     from seqkit.data.audio import pad_waves, read_audio
     from seqkit.data.text import tokenizer_from_data, unit_texts
     from seqkit.fusion import LanguageModelScorer
@@ -118,8 +137,8 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     if info.get("recipe") not in ("asr", "kws"):
         raise SeqkitError(f"{checkpoint} is a {info.get('recipe')} checkpoint, not a speech one")
     classify = info["recipe"] == "kws"  # one word per file, from the classifier's classes
-    if classify and (beam > 1 or lm is not None):
-        raise SeqkitError(f"{checkpoint} is a word classifier (kws): it takes no --beam or --lm")
+    if classify and (beam > 1 or lm is not None or lexicon is not None):
+        raise SeqkitError(f"{checkpoint} is a word classifier (kws): it takes no --beam, --lm or --lexicon")
     if equalize not in ("together", "each"):
         raise SeqkitError(f"--equalize must be together or each, got {equalize!r}")
     tokenizer = tokenizer_from_data(info["tokenizer"])
@@ -127,6 +146,10 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
         if beam <= 1:
             raise SeqkitError("a language model fuses into the beam search: give --beam 2 or more with --lm")
         model.head.fuse(LanguageModelScorer.from_checkpoint(lm, unit_texts(tokenizer), lm_weight))
+    if lexicon is not None:
+        if beam <= 1:
+            raise SeqkitError("a lexicon restricts the beam search: give --beam 2 or more with --lexicon")
+        model.head.constrain(Lexicon.of(lexicon, tokenizer, "--lexicon"))
     if choices is not None:
         if lm is not None or beam > 1:
             raise SeqkitError("--choices scores every choice over all its alignments: it takes no --beam or --lm")

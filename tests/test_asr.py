@@ -278,6 +278,40 @@ def test_choose_scores_each_choice_over_all_its_alignments():
     assert short == [-np.inf, -np.inf]
 
 
+def test_lexicon_beam_spells_only_its_words_and_repairs_a_misspelling():
+    from seqkit.blocks.ctc import Lexicon
+    from seqkit.data.text import CharTokenizer, WordTokenizer
+
+    tokenizer = CharTokenizer.fit(DIGITS)  # " efghinorstuvwxz"
+    lexicon = Lexicon.of(DIGITS, tokenizer)
+    # Frames spelling t-h-r-e, then the second e a little less likely than a blank: the free
+    # beam drops it ("thre"), the lexicon's beam must end on a whole word, "three".
+    spelt = [tokenizer.encode(c)[0] + 1 for c in "thre"] + [0, tokenizer.encode("e")[0] + 1]
+    probs = np.full((6, tokenizer.vocab_size + 1), 0.02)
+    for t, c in enumerate(spelt):
+        probs[t, c] = 0.9
+    probs[5, 0], probs[5, spelt[-1]] = 0.6, 0.3
+    lp = np.log(probs / probs.sum(1, keepdims=True))
+    assert tokenizer.decode([c - 1 for c in prefix_beam_search(lp, beam=8)]) == "thre"
+    assert tokenizer.decode([c - 1 for c in prefix_beam_search(lp, beam=8, lexicon=lexicon)]) == "three"
+    # Random posteriors: every word of every hypothesis is a digit word (or the hypothesis is empty).
+    torch.manual_seed(0)
+    log_probs = torch.randn(6, 40, tokenizer.vocab_size + 1).mul(3).log_softmax(-1)
+    for row in beam_search(log_probs, torch.full((6,), 40), beam=8, lexicon=lexicon):
+        text = tokenizer.decode([c - 1 for c in row])
+        assert text == "" or set(text.split(" ")) <= set(DIGITS), text
+    # Word units are words already: the lexicon of all ten changes nothing.
+    words = WordTokenizer(DIGITS)
+    log_probs = torch.randn(4, 30, 11).mul(3).log_softmax(-1)
+    lengths = torch.tensor([30, 25, 12, 3])
+    assert (beam_search(log_probs, lengths, beam=6, lexicon=Lexicon.of(DIGITS, words))
+            == beam_search(log_probs, lengths, beam=6))
+    for words_given, message in [([], "give one or more words"), (["one two"], "without spaces"),
+                                 (["eleven", "twelve"], "character 'l' is not in the model's alphabet")]:
+        with pytest.raises(SeqkitError, match=message):
+            Lexicon.of(words_given, tokenizer)
+
+
 def test_bad_audio_inputs_are_named(tmp_path, data_root):
     from seqkit.data.audio import read_audio
 
@@ -311,6 +345,7 @@ def test_recipe_smoke_run_writes_every_file(asr_run):
     metrics = json.loads((asr_run / "metrics.json").read_text())
     for split_name in ("val", "test"):
         assert set(metrics[split_name]) == {"wer", "cer", "wer_beam", "cer_beam"}
+        assert set(metrics[f"{split_name}_lexicon"]) == {"wer_beam", "cer_beam"}  # the ten digit words
     checkpoint = torch.load(asr_run / "checkpoints/best.ckpt", weights_only=True)
     assert checkpoint["seqkit"]["tokenizer"]["kind"] == "chars"
 
@@ -326,6 +361,28 @@ def test_transcribe_real_and_resampled_stereo_files(asr_run, data_root, tmp_path
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["file"] for line in lines] == [str(p) for p in [*wavs, stereo_path]]
     assert all("text" in line and set(line["text"]) <= set(" abcdefghijklmnopqrstuvwxyz") for line in lines)
+
+
+def test_transcribe_and_eval_with_a_lexicon(asr_run, data_root):
+    wavs = [data_root / f"fsdd/recordings/{n}.wav" for n in ("3_lucas_1", "7_george_2", "0_jackson_4")]
+    words = ["zero", "three", "seven"]
+    code, out, err = run_cli("transcribe", asr_run, *wavs, "--json", "--beam", "4", "--lexicon", ",".join(words))
+    assert code == 0, err
+    for line in out.splitlines():
+        text = json.loads(line)["text"]
+        assert text == "" or set(text.split(" ")) <= set(words), text
+    code, out, err = run_cli("eval", asr_run, "--lexicon", ",".join(DIGITS))
+    assert code == 0, err
+    constrained = json.loads(out)
+    code, out, err = run_cli("eval", asr_run)
+    free = json.loads(out)
+    assert constrained["wer"] == free["wer"]  # greedy decoding is not constrained
+    metrics = json.loads((asr_run / "metrics.json").read_text())
+    assert constrained["wer_beam"] == pytest.approx(metrics["test_lexicon"]["wer_beam"], abs=1e-6)
+    for options, message in [(["--lexicon", "zero"], "give --beam 2 or more with --lexicon"),
+                              (["--beam", "4", "--lexicon", "zero,ELEVEN"], "--lexicon: character 'E'")]:
+        code, out, err = run_cli("transcribe", asr_run, wavs[0], *options)
+        assert code == 2 and message in err, err
 
 
 def test_transcribe_goes_on_past_a_bad_file_and_exits_non_zero(asr_run, data_root, tmp_path):

@@ -45,6 +45,17 @@ def main(cfg) -> dict:
             results[f"{split}_lm"] = {k.removeprefix("test/"): float(v) for k, v in scores.items() if "beam" in k}
         model.head.fuse(None)
 
+    # Beam search that spells only the words of decode.lexicon (and fuses the LM, if there is one).
+    if cfg.decode.lexicon:
+        model.head.constrain(sk.Lexicon.of(cfg.decode.lexicon, data.tokenizer, "decode.lexicon"))
+        if cfg.decode.lm:
+            model.head.fuse(sk.LanguageModelScorer.from_checkpoint(cfg.decode.lm, units, cfg.decode.lm_weight))
+        for split, loader in (("val", data.val_dataloader()), ("test", data.test_dataloader())):
+            scores = trainer.test(task, dataloaders=loader, verbose=False)[0]
+            results[f"{split}_lexicon"] = {k.removeprefix("test/"): float(v) for k, v in scores.items() if "beam" in k}
+        model.head.constrain(None)
+        model.head.fuse(None)
+
     # The training transcripts, one per line: the text for a language model to fuse (recipes/lm).
     data.write_transcripts(run_dir / "train_transcripts.txt", len(sk.history(trainer)))
 
@@ -80,6 +91,7 @@ def main(cfg) -> dict:
     sk.write_json(run_dir / "metrics.json", metrics)
     test = results["test"]
     fused = f", beam + LM {results['test_lm']['wer_beam']:.2%}" if "test_lm" in results else ""
+    fused += f", beam + lexicon {results['test_lexicon']['wer_beam']:.2%}" if "test_lexicon" in results else ""
     print(f"test WER {test['wer']:.2%} (beam {test['wer_beam']:.2%}{fused}), CER {test['cer']:.2%}; run: {run_dir}")
     metrics["run_dir"] = str(run_dir)
     return metrics

@@ -139,6 +139,7 @@ class CTC(nn.Module):
         self.project = nn.Linear(in_dim, vocab_size + 1)
         self.beam = beam
         self.scorer = None  # a language model for the beam search, see `fuse`
+        self.lexicon = None  # the words the beam search may spell, see `constrain`
         self.out_dim = vocab_size + 1
 
     def forward(self, x: Tensor, lengths: Tensor, inputs=None, input_lengths=None) -> tuple[Tensor, Tensor]:
@@ -153,16 +154,21 @@ class CTC(nn.Module):
 
     def decode(self, log_probs: Tensor, lengths: Tensor, beam: int = 1) -> list[list[int]]:
         """Unit ids per utterance: greedy for ``beam=1``, else prefix beam search (with the
-        language model given to `fuse`, if any)."""
+        language model given to `fuse` and the words given to `constrain`, if any)."""
         if beam <= 1:
             classes = greedy(log_probs, lengths)
         else:
-            classes = beam_search(log_probs, lengths, beam, self.scorer)
+            classes = beam_search(log_probs, lengths, beam, self.scorer, self.lexicon)
         return [[c - 1 for c in row] for row in classes]
 
     def fuse(self, scorer) -> None:
         """Score beam-search prefixes with a language model from now on (None: stop)."""
         self.scorer = scorer
+
+    def constrain(self, lexicon) -> None:
+        """Let the beam search spell only the words of a `seqkit.blocks.ctc.Lexicon` from now on
+        (None: any unit sequence)."""
+        self.lexicon = lexicon
 
     @staticmethod
     def choose(log_probs: Tensor, lengths: Tensor, choices: list[list[int]]) -> tuple[list[int], list[float]]:
