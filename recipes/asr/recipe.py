@@ -30,31 +30,26 @@ def main(cfg) -> dict:
     trainer.fit(task, datamodule=data)
     fit_seconds = time.perf_counter() - start
 
-    # WER and CER, greedy and beam, with the best checkpoint, on validation and test.
-    results = {}
-    for split, loader in (("val", data.val_dataloader()), ("test", data.test_dataloader())):
-        scores = trainer.test(task, dataloaders=loader, ckpt_path="best", verbose=False)[0]
-        results[split] = {k.removeprefix("test/"): float(v) for k, v in scores.items()}
-
-    # Shallow fusion with a language model over the same units (decode.lm), beside the plain beam.
+    # WER and CER, greedy and beam, with the best checkpoint, on validation and test; and beam-search
+    # passes with a language model over the same units fused in (decode.lm: *_lm), and spelling only
+    # the words of decode.lexicon, with the LM if there is one (*_lexicon).
     units = sk.unit_texts(data.tokenizer)
-    if cfg.decode.lm:
-        model.head.fuse(sk.LanguageModelScorer.from_checkpoint(cfg.decode.lm, units, cfg.decode.lm_weight))
-        for split, loader in (("val", data.val_dataloader()), ("test", data.test_dataloader())):
-            scores = trainer.test(task, dataloaders=loader, verbose=False)[0]
-            results[f"{split}_lm"] = {k.removeprefix("test/"): float(v) for k, v in scores.items() if "beam" in k}
-        model.head.fuse(None)
-
-    # Beam search that spells only the words of decode.lexicon (and fuses the LM, if there is one).
+    lm = sk.LanguageModelScorer.from_checkpoint(cfg.decode.lm, units, cfg.decode.lm_weight) if cfg.decode.lm else None
+    passes = {"": (None, None)}
+    if lm is not None:
+        passes["_lm"] = (lm, None)
     if cfg.decode.lexicon:
-        model.head.constrain(sk.Lexicon.of(cfg.decode.lexicon, data.tokenizer, "decode.lexicon"))
-        if cfg.decode.lm:
-            model.head.fuse(sk.LanguageModelScorer.from_checkpoint(cfg.decode.lm, units, cfg.decode.lm_weight))
+        passes["_lexicon"] = (lm, sk.Lexicon.of(cfg.decode.lexicon, data.tokenizer, "decode.lexicon"))
+    results = {}
+    for suffix, (scorer, lexicon) in passes.items():
+        model.head.fuse(scorer)
+        model.head.constrain(lexicon)
         for split, loader in (("val", data.val_dataloader()), ("test", data.test_dataloader())):
-            scores = trainer.test(task, dataloaders=loader, verbose=False)[0]
-            results[f"{split}_lexicon"] = {k.removeprefix("test/"): float(v) for k, v in scores.items() if "beam" in k}
-        model.head.constrain(None)
-        model.head.fuse(None)
+            scores = trainer.test(task, dataloaders=loader, ckpt_path=None if suffix else "best", verbose=False)[0]
+            results[split + suffix] = {k.removeprefix("test/"): float(v) for k, v in scores.items()
+                                       if not suffix or "beam" in k}
+    model.head.fuse(None)
+    model.head.constrain(None)
 
     # The training transcripts, one per line: the text for a language model to fuse (recipes/lm).
     data.write_transcripts(run_dir / "train_transcripts.txt", len(sk.history(trainer)))
