@@ -75,8 +75,8 @@ def merge_speakers(path: Path, mine: dict, wanted: tuple) -> dict:
         del report[key]
     done = list(report["speakers"].values())
     if len(done) == len(SPEAKERS):
-        for name, part, key in (("wer", "test", "wer"), ("wer_beam", "test", "wer_beam"),
-                                ("wer_beam_lm", "test_lm", "wer_beam"), ("wer_beam_lexicon", "test_lexicon", "wer_beam")):
+        for name, part, key in (("wer", "test", "wer"), ("wer_beam", "test", "wer_beam"), ("wer_beam_lm", "test_lm",
+                                "wer_beam"), ("wer_beam_lexicon", "test_lexicon", "wer_beam")):
             if all(part in r for r in done):
                 report[f"speakers_mean_{name}"] = statistics.mean(r[part][key] for r in done)
     path.write_text(json.dumps(report, indent=2) + "\n")

@@ -82,8 +82,8 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKENDS", "build", "build_model", "CharTokenizer", "Classify", "confusion_plot", "ConvSpectrogram",
     "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "export_model", "Forecast",
-    "forecast_plot", "FRONTENDS", "generate", "GRU", "HEADS", "History", "history", "LanguageModelScorer", "Lexicon", "load",
-    "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
+    "forecast_plot", "FRONTENDS", "generate", "GRU", "HEADS", "History", "history", "LanguageModelScorer", "Lexicon",
+    "load", "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
     "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "Sequential",
     "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict", "tokenizer_from_data",
     "TokenScores", "unit_texts", "WordTokenizer", "write_json",

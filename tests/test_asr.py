@@ -307,9 +307,12 @@ def test_lexicon_beam_spells_only_its_words_and_repairs_a_misspelling():
     assert (beam_search(log_probs, lengths, beam=6, lexicon=Lexicon.of(DIGITS, words))
             == beam_search(log_probs, lengths, beam=6))
     for words_given, message in [([], "give one or more words"), (["one two"], "without spaces"),
-                                 (["eleven", "twelve"], "character 'l' is not in the model's alphabet")]:
+                                 (["eleven", "one"], "character 'l' is not in the model's alphabet")]:
         with pytest.raises(SeqkitError, match=message):
             Lexicon.of(words_given, tokenizer)
+    assert Lexicon.of(["eleven", "one"], tokenizer, drop=True).words == {"one"}  # what the units can spell
+    with pytest.raises(SeqkitError, match="can spell none of"):
+        Lexicon.of(["eleven"], tokenizer, drop=True)
 
 
 def test_bad_audio_inputs_are_named(tmp_path, data_root):
@@ -406,7 +409,8 @@ def test_transcribe_with_choices_picks_the_most_likely_of_them(asr_run, data_roo
         for alone, best in zip((json.loads(line) for line in out.splitlines()), picked):
             assert alone["text"] == word
             assert alone["log_likelihood"] <= best["log_likelihood"] + 1e-3
-            assert (alone["log_likelihood"] == pytest.approx(best["log_likelihood"], abs=1e-3)) == (word == best["text"])
+            same = alone["log_likelihood"] == pytest.approx(best["log_likelihood"], abs=1e-3)
+            assert same == (word == best["text"])
     # 50 ms give one output frame: too short for "three" (5 frames); the error names the file, exit 1.
     audio, rate = sf.read(wavs[0], dtype="float32")
     sf.write(tmp_path / "short.wav", audio[:400], rate)
@@ -521,7 +525,7 @@ def test_kws_recipe_smoke_run(tmp_path, data_root):
     code, out, err = run_cli("transcribe", tmp_path / "run", *wavs, "--json", "--choices", ",".join(others))
     chosen = [json.loads(line) for line in out.splitlines()]
     assert all(c["text"] in others and c["probability"] < w["probability"] for c, w in zip(chosen, words))
-    for options, message in [(["--beam", "4"], "a word classifier (kws): it takes no --beam or --lm"),
+    for options, message in [(["--beam", "4"], "a word classifier (kws): it takes no --beam, --lm or --lexicon"),
                              (["--choices", "one two"], "one per choice")]:
         code, out, err = run_cli("transcribe", tmp_path / "run", wavs[0], *options)
         assert code == 2 and message in err, err

@@ -62,18 +62,24 @@ class Lexicon:
         self.known: dict[tuple, bool] = {}
 
     @classmethod
-    def of(cls, words, tokenizer, field: str = "lexicon") -> Lexicon:
+    def of(cls, words, tokenizer, field: str = "lexicon", drop: bool = False) -> Lexicon:
         """The lexicon of `words` for a tokenizer's units; a one-line error (naming `field`) for
-        an empty list, a word with a space in it, or one the units cannot spell."""
+        an empty list, a word with a space in it, or one the units cannot spell (with `drop`,
+        such words are left out: the model could never spell them anyway)."""
         words = [str(w) for w in words]
         if not words or any(not w or w != "".join(w.split()) for w in words):
             raise SeqkitError(f"{field}: give one or more words without spaces, got {words!r}")
+        kept = []
         for word in words:
             try:
                 tokenizer.encode(word)
+                kept.append(word)
             except SeqkitError as err:
-                raise SeqkitError(f"{field}: {err}") from None
-        return cls(words, tokenizer.decode)
+                if not drop:
+                    raise SeqkitError(f"{field}: {err}") from None
+        if not kept:
+            raise SeqkitError(f"{field}: the model's units can spell none of {words!r}")
+        return cls(kept, tokenizer.decode)
 
     def text(self, prefix: tuple) -> str:
         return self.decode([c - 1 for c in prefix])  # class c is unit c - 1 (0 is the blank)
