@@ -231,6 +231,12 @@ def average_spectrum(waves: list[np.ndarray], n_fft: int = SPECTRUM_FFT) -> np.n
 
     Frames (Hann window, half overlap) more than 30 dB below their recording's loudest frame are
     silence and left out, so the spectrum is the voice and the channel, not the pauses.
+
+    Example:
+        >>> tone = np.sin(np.arange(8000) * 2 * np.pi * 1000 / 8000).astype(np.float32)
+        >>> spectrum = average_spectrum([tone])  # bins 31.25 Hz apart at 8 kHz
+        >>> spectrum.shape, int(spectrum.argmax())
+        ((129,), 32)
     """
     total, count = np.zeros(n_fft // 2 + 1), 0
     window = np.hanning(n_fft)
@@ -247,7 +253,13 @@ def average_spectrum(waves: list[np.ndarray], n_fft: int = SPECTRUM_FFT) -> np.n
 
 def equalizer(spectrum: np.ndarray, reference: np.ndarray, limit_db: float = 20.0, smooth: int = 7) -> np.ndarray:
     """Amplitude gain per FFT bin that turns the average `spectrum` into `reference` (both from
-    `average_spectrum`): smoothed over `smooth` bins (a short filter) and limited to +-`limit_db`."""
+    `average_spectrum`): smoothed over `smooth` bins (a short filter) and limited to +-`limit_db`.
+
+    Example:
+        >>> gain = equalizer(np.full(129, 2.0), np.zeros(129))  # 2 nats (8.7 dB) too much power
+        >>> round(float(gain[64]), 3), round(float(equalizer(np.full(129, 9.0), np.zeros(129))[64]), 3)
+        (0.368, 0.1)
+    """
     half = (np.asarray(reference) - np.asarray(spectrum)) / 2  # log power -> log amplitude
     kernel = np.ones(smooth) / smooth
     half = np.convolve(np.pad(half, smooth // 2, mode="edge"), kernel, mode="valid")
