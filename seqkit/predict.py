@@ -35,18 +35,11 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
     if "tokenizer" in info and "tokenizer" in inspect.signature(module).parameters:
         kept["tokenizer"] = info["tokenizer"]  # the checkpoint's own, never a re-trained one
     data = module(**cfg["data"], **kept)
-    if (lexicon is not None or lm is not None) and not hasattr(model.head, "constrain"):
-        raise SeqkitError(f"{target}: --lexicon and --lm change a speech model's beam search; this is a "
-                          f"{info.get('recipe')} checkpoint")
-    if lexicon is not None:
-        from seqkit.blocks.ctc import Lexicon
-
-        model.head.constrain(Lexicon.of(lexicon, data.tokenizer, "--lexicon"))
-    if lm is not None:
-        from seqkit.data.text import unit_texts
-        from seqkit.fusion import LanguageModelScorer
-
-        model.head.fuse(LanguageModelScorer.from_checkpoint(lm, unit_texts(data.tokenizer), lm_weight))
+    if lexicon is not None or lm is not None:
+        if not hasattr(model.head, "constrain"):
+            raise SeqkitError(f"{target}: --lexicon and --lm change a speech model's beam search; this is a "
+                              f"{info.get('recipe')} checkpoint")
+        _set_beam_search(model.head, data.tokenizer, lexicon, lm, lm_weight)
     task = Task(model, **cfg["train"], info=info)
     settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs",)}
     settings["enable_progress_bar"] = False
@@ -128,10 +121,8 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     average spectrum: the files' own average spectrum is estimated from all of them ``together``
     (one speaker and microphone, the default) or from ``each`` file alone.
     """
-    from seqkit.blocks.ctc import Lexicon
     from seqkit.data.audio import pad_waves, read_audio
-    from seqkit.data.text import tokenizer_from_data, unit_texts
-    from seqkit.fusion import LanguageModelScorer
+    from seqkit.data.text import tokenizer_from_data
 
     model, info = load_model(resolve(checkpoint))
     if info.get("recipe") not in ("asr", "kws"):
@@ -142,14 +133,11 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     if equalize not in ("together", "each"):
         raise SeqkitError(f"--equalize must be together or each, got {equalize!r}")
     tokenizer = tokenizer_from_data(info["tokenizer"])
-    if lm is not None:
-        if beam <= 1:
-            raise SeqkitError("a language model fuses into the beam search: give --beam 2 or more with --lm")
-        model.head.fuse(LanguageModelScorer.from_checkpoint(lm, unit_texts(tokenizer), lm_weight))
-    if lexicon is not None:
-        if beam <= 1:
-            raise SeqkitError("a lexicon restricts the beam search: give --beam 2 or more with --lexicon")
-        model.head.constrain(Lexicon.of(lexicon, tokenizer, "--lexicon"))
+    if lm is not None and beam <= 1:
+        raise SeqkitError("a language model fuses into the beam search: give --beam 2 or more with --lm")
+    if lexicon is not None and beam <= 1:
+        raise SeqkitError("a lexicon restricts the beam search: give --beam 2 or more with --lexicon")
+    _set_beam_search(model.head, tokenizer, lexicon, lm, lm_weight)
     if choices is not None:
         if lm is not None or beam > 1:
             raise SeqkitError("--choices scores every choice over all its alignments: it takes no --beam or --lm")
@@ -190,6 +178,19 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
                 output["error"] = f"{files[k]}: {output['error']}"
             results[k].update(output)
     return results
+
+
+def _set_beam_search(head, tokenizer, lexicon: list[str] | None, lm: str | Path | None, lm_weight: float) -> None:
+    """Make a CTC head's beam search spell only the words of `lexicon` and fuse the language model
+    `lm` (a checkpoint over the same units), each if given."""
+    from seqkit.blocks.ctc import Lexicon
+    from seqkit.data.text import unit_texts
+    from seqkit.fusion import LanguageModelScorer
+
+    if lm is not None:
+        head.fuse(LanguageModelScorer.from_checkpoint(lm, unit_texts(tokenizer), lm_weight))
+    if lexicon is not None:
+        head.constrain(Lexicon.of(lexicon, tokenizer, "--lexicon"))
 
 
 def _encoded_choices(choices: list[str], tokenizer, classify: bool) -> tuple[list[str], list[list[int]]]:
