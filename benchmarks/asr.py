@@ -17,6 +17,7 @@ Usage:
                                                      # speakers, speed
     python benchmarks/asr.py --only speakers --speakers george jackson   # in one process, and
     python benchmarks/asr.py --only speakers --speakers lucas nicolas yweweler  # beside it
+    python benchmarks/asr.py --only voices --speakers george  # held-out WER with 1-4 training voices
 Set SEQKIT_DATA to the folder holding fsdd/recordings (`make bench-asr` does).
 """
 
@@ -39,6 +40,10 @@ SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
 # Held-out speakers: per-band normalisation of the log-mel features, the better front-end for a
 # voice the model has never heard (README, Results, ASR).
 HELD_OUT = ["model.frontend.norm=band"]
+# Held-out WER against the number of training voices: each target speaker held out with 1-4 of the
+# others trained on (nested sets, in an order that starts at a different speaker per target),
+# half the default training (10 epochs) to fit the 2-core machine; no language model.
+VOICES_EPOCHS = ["trainer.max_epochs=10"]
 ISOLATED = ["data.task=isolated", "data.units=words", "model.frontend.time_stride=2", "model.frontend.filters=64",
             "model.frontend.dim=192", "data.noise_snr=[10,40]", "data.speed_perturb=0.2", "trainer.max_epochs=60"]
 
@@ -80,6 +85,41 @@ def merge_speakers(path: Path, mine: dict, wanted: tuple) -> dict:
             if all(part in r for r in done):
                 report[f"speakers_mean_{name}"] = statistics.mean(r[part][key] for r in done)
     path.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def voices_folder(target: str, trained: list[str]) -> Path:
+    """A folder of links to the FSDD recordings of `target` and the `trained` speakers only."""
+    from seqkit.data.root import data_root
+
+    source = data_root()[0] / "fsdd" / "recordings"
+    folder = ROOT / "benchmarks/results/runs" / f"voices-{target}-{len(trained)}" / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in source.glob("*.wav"):
+        link = folder / path.name
+        if path.stem.split("_")[1] in (target, *trained) and not link.exists():
+            link.symlink_to(path.resolve())
+    return folder
+
+
+def voices(path: Path, target: str, counts: list[int], extra: list[str]) -> dict:
+    """Hold `target` out with 1-4 training voices (`counts`); merge each run into the report at
+    `path` under ``voices`` as it is then (processes side by side) and return the report."""
+    sys.path.insert(0, str(ROOT))
+    others = [s for s in SPEAKERS if s != target]
+    start = SPEAKERS.index(target) % len(others)
+    order = others[start:] + others[:start]  # nested training sets, a different first voice per target
+    report = {}
+    for count in counts:
+        folder = voices_folder(target, order[:count])
+        result = run(f"voices-{target}-{count}", [f"data.test_speakers=[{target}]", f"data.path={folder}",
+                                                    *HELD_OUT, *VOICES_EPOCHS, "decode.lm=null", *extra])
+        result["trained_speakers"] = order[:count]
+        report = json.loads(path.read_text()) if path.exists() else {}
+        report.setdefault("voices", {}).setdefault(target, {})[str(count)] = result
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"{target} held out, {count} training voice(s) {', '.join(order[:count])}: WER "
+              f"{result['test']['wer']:.2%}, beam within the lexicon {result['test_lexicon']['wer_beam']:.2%}")
     return report
 
 
@@ -145,10 +185,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+",
                         default=["lm", "connected", "isolated", "isolated-trained", "speakers", "speed"],
-                        choices=["lm", "connected", "isolated", "isolated-trained", "speakers", "speed", "nolm"],
-                        help="parts to run; 'lm' trains the fusion LM first, 'nolm' skips fusion")
+                        choices=["lm", "connected", "isolated", "isolated-trained", "speakers", "speed", "nolm",
+                                 "voices"],
+                        help="parts to run; 'lm' trains the fusion LM first, 'nolm' skips fusion; 'voices' (not "
+                             "in the default run) holds --speakers out with 1-4 training voices")
     parser.add_argument("--speakers", nargs="+", default=SPEAKERS, choices=SPEAKERS,
                         help="the speakers to hold out in turn (the mean is reported once all 5 are done)")
+    parser.add_argument("--voices", nargs="+", type=int, default=[1, 2, 3, 4], choices=[1, 2, 3, 4],
+                        help="numbers of training voices for the 'voices' part (held-out WER against them)")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every training run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/asr.json")
     args = parser.parse_args()
@@ -198,6 +242,9 @@ def main() -> None:
                 if "speakers_mean_wer" in report
                 else f"; {len(report['speakers'])} of {len(SPEAKERS)} speakers done, no mean yet")
         print(f"leave one speaker out: {each}{mean}")
+    if "voices" in args.only:  # not in the default run: 4 short trainings per speaker
+        for speaker in args.speakers:
+            report = voices(args.out, speaker, args.voices, args.set)
     if "speed" in args.only and "connected" in report:
         report["transcribe"] = transcribe_speed(str(run_root / report["connected"]["run_dir"]))
         save()
