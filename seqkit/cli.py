@@ -58,13 +58,16 @@ def evaluate(
                                 "scores (wer_beam, cer_beam) spell only these."),
     lm: Path = typer.Option(None, "--lm", help="Speech: a language-model checkpoint fused into the beam search."),
     lm_weight: float = typer.Option(0.3, "--lm-weight", help="Weight of the language model's scores."),
+    warp: str = typer.Option(None, "--warp", help="Speech: warp the spectrum's frequencies by a factor (0.9: "
+                             "formants 10% lower), or 'auto': the factor of 0.8-1.2 the model is most confident "
+                             "under on the test audio (for a held-out speaker; no transcripts used)."),
 ) -> None:
     """Re-compute the test metrics of a checkpoint (a run's best by default); prints JSON."""
     from seqkit.predict import evaluate as run_eval
 
     _set_data_root(data_root)
     words = lexicon.split(",") if lexicon is not None else None
-    print(json.dumps(run_eval(target, lexicon=words, lm=lm, lm_weight=lm_weight), indent=2))
+    print(json.dumps(run_eval(target, lexicon=words, lm=lm, lm_weight=lm_weight, warp=warp), indent=2))
 
 
 @app.command()
@@ -97,6 +100,9 @@ def transcribe(
     equalize: str = typer.Option("together", "--equalize", help="For a model trained with data.equalize: "
                                  "estimate the speaker's average spectrum from all the files 'together' (one "
                                  "speaker) or from 'each' file alone."),
+    warp: str = typer.Option(None, "--warp", help="Warp the spectrum's frequencies by a factor (0.9: formants "
+                             "10% lower), or 'auto': the factor of 0.8-1.2 the model is most confident under "
+                             "over all the files (give one speaker's files): vocal tract length normalisation."),
 ) -> None:
     """Print one transcript per audio file (a kws model: the word); unreadable files get an error line
     and exit status 1."""
@@ -105,7 +111,7 @@ def transcribe(
     options = choices.split(",") if choices is not None else None
     words = lexicon.split(",") if lexicon is not None else None
     results = run_transcribe(checkpoint, files, beam=beam, lm=lm, lm_weight=lm_weight, choices=options,
-                             equalize=equalize, lexicon=words)
+                             equalize=equalize, lexicon=words, warp=warp)
     for result in results:
         if as_json:
             print(json.dumps(result))

@@ -17,9 +17,51 @@ from seqkit.errors import SeqkitError
 from seqkit.task import Task
 from seqkit.training import make_trainer
 
+WARPS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2)  # the factors `choose_warp` tries
+
+
+def parse_warp(value: str | float | None) -> float | str | None:
+    """A ``--warp`` value: None (no warp), ``"auto"``, or a factor between 0.5 and 2."""
+    if value is None or value == "auto":
+        return value
+    try:
+        factor = float(value)
+    except ValueError:
+        factor = math.nan
+    if not 0.5 <= factor <= 2.0:
+        raise SeqkitError(f"--warp must be auto or a frequency factor between 0.5 and 2 (0.9: formants 10% "
+                          f"lower), got {value!r}")
+    return factor
+
+
+def choose_warp(model, batches: list[tuple[torch.Tensor, torch.Tensor]],
+                factors: tuple[float, ...] = WARPS) -> tuple[float, dict[float, float]]:
+    """Vocal tract length normalisation without transcripts: the frequency warp of the front-end's
+    spectrum (`ConvSpectrogram.warp`) under which `model` is most confident about the audio of
+    `batches` ((inputs, lengths) pairs, one speaker): the highest mean log-probability of the most
+    likely unit per output frame (per utterance for a word classifier). Leaves the model set to it;
+    returns it and every factor's score."""
+    if not hasattr(model.frontend, "warp"):
+        raise SeqkitError(f"--warp warps a spectrogram: it needs a conv_spectrogram front-end, not "
+                          f"{type(model.frontend).__name__}")
+    scores = {}
+    for factor in factors:
+        model.frontend.warp = factor
+        total, count = 0.0, 0
+        for inputs, lengths in batches:
+            with torch.no_grad():
+                outputs, out_lengths = model(inputs, lengths)
+            best = outputs.log_softmax(-1).max(-1).values  # (B, T) per frame, or (B,) per utterance
+            if best.dim() == 2:
+                best = best[torch.arange(best.shape[1])[None, :] < out_lengths[:, None]]
+            total, count = total + float(best.sum()), count + best.numel()
+        scores[factor] = total / max(count, 1)
+    model.frontend.warp = max(scores, key=scores.get)
+    return model.frontend.warp, scores
+
 
 def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Path | None = None,
-             lm_weight: float = 0.3) -> dict[str, float]:
+             lm_weight: float = 0.3, warp: float | str | None = None) -> dict[str, float]:
     """Re-compute a checkpoint's test metrics on the data its config names.
 
     Args:
@@ -27,7 +69,11 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
         lexicon: speech: the beam-search scores spell only these words (`seqkit.Lexicon`).
         lm: speech: a language-model checkpoint over the same units, fused into the beam search.
         lm_weight: the weight of its log-probabilities.
+        warp: speech: warp the spectrum's frequencies by this factor, or ``"auto"``: by the one
+            `choose_warp` finds on the test audio (no transcripts; meant for one held-out speaker);
+            the factor is reported as ``warp``.
     """
+    warp = parse_warp(warp)
     model, info = load_model(resolve(target))
     cfg = info["config"]
     module = DATAMODULES[cfg["task"]]
@@ -40,12 +86,17 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
             raise SeqkitError(f"{target}: --lexicon and --lm change a speech model's beam search; this is a "
                               f"{info.get('recipe')} checkpoint")
         _set_beam_search(model.head, data.tokenizer, lexicon, lm, lm_weight)
+    if warp == "auto":
+        choose_warp(model, [(b["inputs"], b["input_lengths"]) for b in data.test_dataloader()])
+    elif warp is not None:
+        choose_warp(model, [], (warp,))
     task = Task(model, **cfg["train"], info=info)
     settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs",)}
     settings["enable_progress_bar"] = False
     trainer = make_trainer(settings, run_dir=None)
     scores = trainer.test(task, datamodule=data, verbose=False)[0]
-    return {k.removeprefix("test/"): float(v) for k, v in scores.items()}
+    scores = {k.removeprefix("test/"): float(v) for k, v in scores.items()}
+    return scores if warp is None else {**scores, "warp": model.frontend.warp}
 
 
 def future_dates(dates: pd.Series, steps: int, source: Path) -> pd.DatetimeIndex:
@@ -106,7 +157,7 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
 def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
                batch_size: int = 32, lm: str | Path | None = None, lm_weight: float = 0.3,
                choices: list[str] | None = None, equalize: str = "together",
-               lexicon: list[str] | None = None) -> list[dict]:
+               lexicon: list[str] | None = None, warp: float | str | None = None) -> list[dict]:
     """Transcribe audio files of any sample rate and channel count with a speech checkpoint.
 
     Returns one ``{"file", "text"}`` or ``{"file", "error"}`` per file, in order: a file that
@@ -120,7 +171,11 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     A model trained with ``data.equalize`` hears every file filtered to its training speakers'
     average spectrum: the files' own average spectrum is estimated from all of them ``together``
     (one speaker and microphone, the default) or from ``each`` file alone.
+    With `warp` (a factor, or ``"auto"``: the one `choose_warp` finds over all the files, which
+    should then be one speaker's), the spectrum's frequencies are warped before the mel bands and
+    every result says by how much (``"warp"``).
     """
+    warp = parse_warp(warp)
     from seqkit.data.audio import pad_waves, read_audio
     from seqkit.data.text import tokenizer_from_data
 
@@ -168,9 +223,13 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     if "equalize_reference" in info:
         audio = _equalized(audio, np.asarray(info["equalize_reference"]), together=equalize == "together")
     order = sorted(audio, key=lambda k: len(audio[k]))  # similar lengths together: less padding
-    for start in range(0, len(order), batch_size):
-        ids = order[start:start + batch_size]
-        inputs, lengths = pad_waves([torch.from_numpy(audio[k]) for k in ids])
+    batches = [(ids, *pad_waves([torch.from_numpy(audio[k]) for k in ids]))
+               for ids in (order[start:start + batch_size] for start in range(0, len(order), batch_size))]
+    if warp is not None:
+        choose_warp(model, [batch[1:] for batch in batches], WARPS if warp == "auto" else (warp,))
+        for result in results:
+            result["warp"] = model.frontend.warp
+    for ids, inputs, lengths in batches:
         with torch.no_grad():
             outputs = label(*model(inputs, lengths))
         for k, output in zip(ids, outputs):

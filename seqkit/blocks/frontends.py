@@ -81,6 +81,29 @@ def standardise(spec: Tensor, mask: Tensor, frames: Tensor, norm: str) -> Tensor
     return (spec - mean) / std * mask
 
 
+def warp_matrix(bins: int, factor: float) -> Tensor:
+    """(bins, bins) matrix that warps a linear-frequency power spectrum (a column of `bins` bins from
+    0 Hz to Nyquist) by `factor`: output bin f takes the input at f / factor, linearly interpolated
+    (beyond the top bin, the top bin), so energy at frequency x moves to factor * x. Vocal tract
+    length normalisation: a shorter vocal tract puts every formant higher by about the same factor.
+
+    Example:
+        >>> warp_matrix(5, 1.0).equal(torch.eye(5))
+        True
+        >>> (warp_matrix(5, 2.0) @ torch.tensor([0.0, 1, 0, 0, 0])).tolist()  # bin 1 moves to bin 2
+        [0.0, 0.5, 1.0, 0.5, 0.0]
+    """
+    source = (torch.arange(bins, dtype=torch.float64) / factor).clamp(max=bins - 1)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=bins - 1)
+    weight = source - low
+    matrix = torch.zeros(bins, bins, dtype=torch.float64)
+    rows = torch.arange(bins)
+    matrix.index_put_((rows, low), 1 - weight, accumulate=True)
+    matrix.index_put_((rows, high), weight, accumulate=True)
+    return matrix.float()
+
+
 class ConvSpectrogram(nn.Module):
     """Log-mel spectrogram, SpecAugment while training, two stride-2 convolutions, a projection.
 
@@ -113,6 +136,10 @@ class ConvSpectrogram(nn.Module):
             between), as a microphone, a room or a voice colours the spectrum; 0: off. Per-band
             normalisation removes such a gain by itself; the other views learn to ignore it.
         filter_points: bands at which the random gain is drawn (at least 2).
+
+    Attributes:
+        warp: frequency warp of the spectrum before the mel bands (`warp_matrix`), 1.0 (none) as
+            trained; ``seqkit transcribe --warp auto`` sets the one that suits a new voice best.
 
     Example:
         >>> conv = ConvSpectrogram(in_dim=1, sample_rate=8000, n_mels=40, filters=8, dim=32)
@@ -153,6 +180,7 @@ class ConvSpectrogram(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out_dim = dim
         self.provides = {}
+        self.warp = 1.0
 
     @property
     def frame_ms(self) -> float:
@@ -170,7 +198,13 @@ class ConvSpectrogram(nn.Module):
         if wave.shape[1] < self.n_fft:  # shorter than one window: pad to one frame
             wave = nn.functional.pad(wave, (0, self.n_fft - wave.shape[1]))
         with torch.autocast(wave.device.type, enabled=False):
-            spec = (self.mel(wave.float()) + 1e-6).log()  # (B, n_mels, T)
+            if self.warp == 1.0:
+                power = self.mel(wave.float())
+            else:  # warp the linear-frequency spectrum, then the same mel bands
+                power = self.mel.spectrogram(wave.float())  # (B, bins, T)
+                warp = warp_matrix(power.shape[1], self.warp).to(power.device)
+                power = self.mel.mel_scale(torch.matmul(warp, power))
+            spec = (power + 1e-6).log()  # (B, n_mels, T)
         if self.training and self.filter_db > 0:
             gains = torch.empty(spec.shape[0], 1, self.filter_points, device=spec.device).uniform_(-1, 1)
             gains = nn.functional.interpolate(gains, size=spec.shape[1], mode="linear", align_corners=True)
