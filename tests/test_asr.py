@@ -142,6 +142,25 @@ def test_utterance_normalisation_keeps_the_spectral_shape_that_band_normalisatio
         sk.ConvSpectrogram(norm="global")
 
 
+def test_warp_puts_the_formants_where_a_faster_voice_has_them(recordings):
+    # Playing a recording 10% faster moves every frequency 10% up; warping its spectrum by 1.1
+    # must give the same average spectrum across the mel bands (time is another matter).
+    conv = sk.ConvSpectrogram(norm="utterance", filters=4, dim=8).eval()
+    speech = recordings[0].audio
+    faster = AF.resample(torch.from_numpy(speech), 110, 100).numpy()  # 10% fewer samples at 8 kHz
+
+    def profile(audio, warp=1.0):
+        conv.warp = warp
+        spec, frames = conv.features(*pad_waves([audio]))
+        return spec[0, :, : frames[0]].mean(1)  # each band's average over the recording
+
+    target = profile(faster)
+    low = slice(0, 34)  # the top bands hold what the 8 kHz recording had above its Nyquist frequency
+    warped, plain = profile(speech, 1.1), profile(speech)
+    assert (warped - target)[low].abs().mean() < 0.5 * (plain - target)[low].abs().mean()  # 0.34 here
+    assert profile(speech, 1.0).equal(plain)  # 1.0: the unwarped front-end, bit for bit
+
+
 def test_both_views_are_the_utterance_and_band_features_as_two_channels(recordings):
     batch, lengths = pad_waves([r.audio for r in recordings[:3]])
     both = sk.ConvSpectrogram(norm="both", filters=4, dim=8).eval()
@@ -386,6 +405,38 @@ def test_transcribe_and_eval_with_a_lexicon(asr_run, data_root):
                               (["--beam", "4", "--lexicon", "zero,ELEVEN"], "--lexicon: character 'E'")]:
         code, out, err = run_cli("transcribe", asr_run, wavs[0], *options)
         assert code == 2 and message in err, err
+
+
+def test_warp_auto_takes_the_factor_the_model_is_most_confident_under(asr_run, data_root):
+    from seqkit.checkpoint import load_model
+    from seqkit.data.audio import read_audio
+    from seqkit.predict import WARPS, choose_warp
+
+    wavs = [data_root / f"fsdd/recordings/{n}.wav" for n in ("3_lucas_1", "7_lucas_2", "0_lucas_4")]
+    code, out, err = run_cli("transcribe", asr_run, *wavs, "--json", "--warp", "auto")
+    assert code == 0, err
+    chosen = {json.loads(line)["warp"] for line in out.splitlines()}
+    model, _ = load_model(asr_run / "checkpoints/best.ckpt")
+    warp, scores = choose_warp(model, [pad_waves([torch.from_numpy(read_audio(p)) for p in wavs])])
+    assert set(scores) == set(WARPS) and chosen == {warp} and scores[warp] == max(scores.values())
+    assert len(set(scores.values())) > 1  # each factor changes what the model hears
+
+    def choices(*options):
+        code, out, err = run_cli("transcribe", asr_run, *wavs, "--json", "--choices", ",".join(DIGITS), *options)
+        assert code == 0, err
+        return [json.loads(line)["log_likelihood"] for line in out.splitlines()]
+
+    assert choices("--warp", "1") == choices()
+    assert choices("--warp", "0.9") != pytest.approx(choices(), abs=1e-3)
+    code, out, err = run_cli("eval", asr_run, "--warp", "auto")
+    assert code == 0, err
+    assert json.loads(out)["warp"] in WARPS
+    for value in ("fast", "3", "nan"):
+        code, out, err = run_cli("transcribe", asr_run, wavs[0], "--warp", value)
+        assert code == 2 and f"--warp must be auto or a frequency factor between 0.5 and 2 (0.9: formants 10% " \
+            f"lower), got '{value}'" in err, err
+    with pytest.raises(SeqkitError, match="--warp warps a spectrogram: it needs a conv_spectrogram front-end"):
+        choose_warp(sk.SeqModel(torch.nn.Identity(), torch.nn.Identity(), torch.nn.Identity()), [])
 
 
 def test_transcribe_goes_on_past_a_bad_file_and_exits_non_zero(asr_run, data_root, tmp_path):
