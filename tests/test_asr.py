@@ -407,6 +407,19 @@ def test_transcribe_and_eval_with_a_lexicon(asr_run, data_root):
         assert code == 2 and message in err, err
 
 
+def test_warp_perturbation_moves_each_training_utterance_by_its_own_factor(recordings):
+    audio = recordings[0].audio
+    batch, lengths = pad_waves([audio, audio])
+    torch.manual_seed(0)
+    conv = sk.ConvSpectrogram(norm="utterance", filters=4, dim=8, warp_perturb=0.2)
+    spec, _ = conv.features(batch, lengths)  # training mode
+    assert (spec[0] - spec[1]).abs().mean() > 0.05  # the same recording, two vocal tracts
+    plain = sk.ConvSpectrogram(norm="utterance", filters=4, dim=8).eval()
+    assert conv.eval().features(batch, lengths)[0].equal(plain.features(batch, lengths)[0])  # never in eval
+    with pytest.raises(SeqkitError, match=r"conv_spectrogram warp_perturb must be in \[0, 0.5\), got 0.5"):
+        sk.ConvSpectrogram(warp_perturb=0.5)
+
+
 def test_warp_auto_takes_the_factor_the_model_is_most_confident_under(asr_run, data_root):
     from seqkit.checkpoint import load_model
     from seqkit.data.audio import read_audio

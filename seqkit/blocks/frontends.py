@@ -136,6 +136,9 @@ class ConvSpectrogram(nn.Module):
             between), as a microphone, a room or a voice colours the spectrum; 0: off. Per-band
             normalisation removes such a gain by itself; the other views learn to ignore it.
         filter_points: bands at which the random gain is drawn (at least 2).
+        warp_perturb: while training, warp each utterance's spectrum (`warp_matrix`) by a random
+            factor in [1 - p, 1 + p]: vocal tract length perturbation (Jaitly and Hinton, 2013),
+            formants moved without the change of tempo a speed perturbation brings; 0: off.
 
     Attributes:
         warp: frequency warp of the spectrum before the mel bands (`warp_matrix`), 1.0 (none) as
@@ -151,14 +154,18 @@ class ConvSpectrogram(nn.Module):
     def __init__(self, in_dim: int = 1, sample_rate: int = 8000, n_mels: int = 40, window_ms: float = 25.0,
                  hop_ms: float = 10.0, filters: int = 32, dim: int = 256, freq_masks: int = 2,
                  freq_width: int = 8, time_masks: int = 2, time_width: int = 10, dropout: float = 0.0,
-                 time_stride: int = 4, norm: str = "band", filter_db: float = 0.0, filter_points: int = 4):
+                 time_stride: int = 4, norm: str = "band", filter_db: float = 0.0, filter_points: int = 4,
+                 warp_perturb: float = 0.0):
         super().__init__()
         if norm not in ("band", "utterance", "both"):
             raise SeqkitError(f"conv_spectrogram norm must be band, utterance or both, got {norm!r}")
         if filter_db < 0 or filter_points < 2:
             raise SeqkitError(f"conv_spectrogram filter_db must be >= 0 and filter_points >= 2, got "
                               f"{filter_db} and {filter_points}")
+        if not 0.0 <= warp_perturb < 0.5:
+            raise SeqkitError(f"conv_spectrogram warp_perturb must be in [0, 0.5), got {warp_perturb}")
         self.norm, self.filter_db, self.filter_points = norm, filter_db, filter_points
+        self.warp_perturb = warp_perturb
         if time_stride not in (1, 2, 4):
             raise SeqkitError(f"conv_spectrogram time_stride must be 1, 2 or 4, got {time_stride}")
         import torchaudio
@@ -198,12 +205,16 @@ class ConvSpectrogram(nn.Module):
         if wave.shape[1] < self.n_fft:  # shorter than one window: pad to one frame
             wave = nn.functional.pad(wave, (0, self.n_fft - wave.shape[1]))
         with torch.autocast(wave.device.type, enabled=False):
-            if self.warp == 1.0:
+            perturb = self.training and self.warp_perturb > 0
+            if self.warp == 1.0 and not perturb:
                 power = self.mel(wave.float())
             else:  # warp the linear-frequency spectrum, then the same mel bands
                 power = self.mel.spectrogram(wave.float())  # (B, bins, T)
-                warp = warp_matrix(power.shape[1], self.warp).to(power.device)
-                power = self.mel.mel_scale(torch.matmul(warp, power))
+                factors = torch.full((len(power),), self.warp)
+                if perturb:  # one random factor per utterance
+                    factors = factors * torch.empty(len(power)).uniform_(1 - self.warp_perturb, 1 + self.warp_perturb)
+                warps = torch.stack([warp_matrix(power.shape[1], float(f)) for f in factors]).to(power.device)
+                power = self.mel.mel_scale(torch.matmul(warps, power))  # (B, bins, bins) @ (B, bins, T)
             spec = (power + 1e-6).log()  # (B, n_mels, T)
         if self.training and self.filter_db > 0:
             gains = torch.empty(spec.shape[0], 1, self.filter_points, device=spec.device).uniform_(-1, 1)
