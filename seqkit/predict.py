@@ -89,7 +89,7 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
     if warp == "auto":
         choose_warp(model, [(b["inputs"], b["input_lengths"]) for b in data.test_dataloader()])
     elif warp is not None:
-        choose_warp(model, [], (warp,))
+        choose_warp(model, [], (warp,))  # one factor: set it, nothing to compare
     task = Task(model, **cfg["train"], info=info)
     settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs",)}
     settings["enable_progress_bar"] = False
@@ -225,14 +225,16 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     order = sorted(audio, key=lambda k: len(audio[k]))  # similar lengths together: less padding
     batches = [(ids, *pad_waves([torch.from_numpy(audio[k]) for k in ids]))
                for ids in (order[start:start + batch_size] for start in range(0, len(order), batch_size))]
-    if warp is not None:
-        choose_warp(model, [batch[1:] for batch in batches], WARPS if warp == "auto" else (warp,))
-        for result in results:
-            result["warp"] = model.frontend.warp
+    if warp == "auto":
+        choose_warp(model, [batch[1:] for batch in batches])
+    elif warp is not None:
+        choose_warp(model, [], (warp,))  # one factor: set it, nothing to compare
     for ids, inputs, lengths in batches:
         with torch.no_grad():
             outputs = label(*model(inputs, lengths))
         for k, output in zip(ids, outputs):
+            if warp is not None:
+                output["warp"] = model.frontend.warp
             if "error" in output:
                 output["error"] = f"{files[k]}: {output['error']}"
             results[k].update(output)
