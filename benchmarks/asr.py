@@ -147,6 +147,62 @@ def warped(report: dict, fusion_lm: Path | None) -> dict:
     return out
 
 
+def adapted(path: Path, speakers: list[str], fusion_lm: Path | None) -> dict:
+    """Unsupervised speaker adaptation of the held-out runs (`seqkit.adapt.self_train`: warp,
+    then rounds of transcribing within the ten digit words with the fusion LM and fine-tuning on
+    the most confident). Each held-out speaker's recordings are split by index (0-24, 25-49): the
+    model adapts to 500 untranscribed connected utterances of one half and is tested on 250 of
+    the other, then the halves swap; WER before and after over both test halves. Merges each
+    speaker into the report at `path` under ``speakers_adapted`` as it is then; returns the report."""
+    sys.path.insert(0, str(ROOT))
+    import torch
+    from torchmetrics.functional.text import word_error_rate
+
+    from seqkit.adapt import batched, confident_transcripts, self_train
+    from seqkit.checkpoint import load_model, resolve
+    from seqkit.data.audio import DIGITS, Utterances, read_fsdd
+    from seqkit.data.root import data_root
+    from seqkit.data.text import tokenizer_from_data
+    from seqkit.predict import _set_beam_search
+
+    recordings = read_fsdd(data_root()[0] / "fsdd" / "recordings")
+    report = json.loads(path.read_text())
+    for speaker in speakers:
+        run_dir = ROOT / "benchmarks/results/runs" / report["speakers"][speaker]["run_dir"]
+        mine = [r for r in recordings if r.speaker == speaker]
+        halves = [[r for r in mine if r.index < 25], [r for r in mine if r.index >= 25]]
+        texts = {"before": [], "before_lexicon": [], "after": [], "after_lexicon": [], "reference": []}
+        rounds, start = [], time.perf_counter()
+        for fold in (0, 1):
+            model, info = load_model(resolve(run_dir))
+            tokenizer = tokenizer_from_data(info["tokenizer"])
+            _set_beam_search(model.head, tokenizer, list(DIGITS), fusion_lm, 0.3)
+            adapt = Utterances(halves[fold], 500, 7 + fold)
+            test = Utterances(halves[1 - fold], 250, 2_000_000 + fold)
+            tests = batched([test.utterance(i)[0] for i in range(len(test))])
+            texts["reference"] += [test.transcript(i) for i in range(len(test))]
+            for when in ("before", "after"):
+                if when == "after":
+                    rounds.append(self_train(model, tokenizer, [adapt.utterance(i)[0] for i in range(len(adapt))],
+                                             {"accelerator": "cpu"}, progress=False))
+                texts[when] += confident_transcripts(model, tokenizer, tests, len(test), 1)[0]
+                texts[f"{when}_lexicon"] += confident_transcripts(model, tokenizer, tests, len(test), 8)[0]
+        result = {k: float(word_error_rate(v, texts["reference"])) for k, v in texts.items() if k != "reference"}
+        result.update(warps=[r["warp"] for r in rounds], seconds=round(time.perf_counter() - start),
+                      run_dir=run_dir.name, commit=commit(), threads=torch.get_num_threads())
+        report = json.loads(path.read_text())
+        report.setdefault("speakers_adapted", {})[speaker] = result
+        done = report["speakers_adapted"]
+        if all(s in done for s in SPEAKERS):
+            report["speakers_adapted_mean"] = {k: statistics.mean(done[s][k] for s in SPEAKERS)
+                                               for k in ("before", "before_lexicon", "after", "after_lexicon")}
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"{speaker} held out, adapted to half of their recordings, tested on the other: WER "
+              f"{result['before']:.2%} -> {result['after']:.2%} greedy, {result['before_lexicon']:.2%} -> "
+              f"{result['after_lexicon']:.2%} beam within the lexicon (warp {result['warps']})")
+    return report
+
+
 def transcripts_lm() -> str:
     """Train a small character LSTM language model on the default recipe's training transcripts
     (recipes/lm on the text `SpeechData.write_transcripts` writes); return its run directory."""
@@ -208,11 +264,13 @@ def transcribe_speed(checkpoint: str, files: int = 100) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+",
-                        default=["lm", "connected", "isolated", "isolated-trained", "speakers", "warp", "speed"],
+                        default=["lm", "connected", "isolated", "isolated-trained", "speakers", "warp", "adapt",
+                                 "speed"],
                         choices=["lm", "connected", "isolated", "isolated-trained", "speakers", "speed", "nolm",
-                                 "voices", "warp"],
+                                 "voices", "warp", "adapt"],
                         help="parts to run; 'lm' trains the fusion LM first, 'nolm' skips fusion; 'warp' "
-                             "re-tests the held-out runs with their spectrum warped; 'voices' (not in the default "
+                             "re-tests the held-out runs with their spectrum warped; 'adapt' adapts them to half of "
+                             "their speaker's recordings; 'voices' (not in the default "
                              "run) holds --speakers out with 1-4 training voices")
     parser.add_argument("--speakers", nargs="+", default=SPEAKERS, choices=SPEAKERS,
                         help="the speakers to hold out in turn (the mean is reported once all 5 are done)")
@@ -271,6 +329,10 @@ def main() -> None:
         report = json.loads(args.out.read_text()) if args.out.exists() else report
         report["speakers_warp"] = warped(report, run_root / report["fusion_lm"] if fused else None)
         save()
+    if "adapt" in args.only and "speakers" in report:  # adapts the runs of the 'speakers' part
+        save()
+        report = adapted(args.out, [s for s in args.speakers if s in report["speakers"]],
+                         run_root / report["fusion_lm"] if fused else None)
     if "voices" in args.only:  # not in the default run: 4 short trainings per speaker
         for speaker in args.speakers:
             report = voices(args.out, speaker, args.voices, args.set)

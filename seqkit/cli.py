@@ -124,6 +124,43 @@ def transcribe(
 
 
 @app.command()
+def adapt(
+    checkpoint: Path = typer.Argument(..., help="A speech checkpoint (recipes/asr) or its run directory."),
+    files: list[Path] = typer.Argument(..., help="One new speaker's recordings, untranscribed (any rate, channels)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The adapted checkpoint to write (must not exist)."),
+    rounds: int = typer.Option(4, "--rounds", help="Transcribe-and-fine-tune rounds."),
+    epochs: int = typer.Option(3, "--epochs", help="Fine-tuning epochs per round."),
+    keep: float = typer.Option(0.7, "--keep", help="Fraction of the recordings fine-tuned on each round, "
+                               "those the model is most confident about."),
+    lr: float = typer.Option(3e-4, "--lr", help="Learning rate of the fine-tuning (AdamW)."),
+    beam: int = typer.Option(8, "--beam", help="Beam width of the transcription."),
+    lexicon: str = typer.Option("config", "--lexicon", help="Comma-separated words the transcription may "
+                                "spell; 'config': the recipe's decode.lexicon; 'none': any."),
+    lm: Path = typer.Option(None, "--lm", help="A language-model checkpoint fused into the transcription."),
+    lm_weight: float = typer.Option(0.3, "--lm-weight", help="Weight of the language model's scores."),
+    warp: str = typer.Option("auto", "--warp", help="Warp the spectrum first: 'auto' (the factor the model is "
+                             "most confident under), a factor, or 'none'."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the batch order and augmentation."),
+) -> None:
+    """Adapt a speech model to a new speaker from their untranscribed recordings (self-training).
+
+    Each round the model transcribes the files, keeps the ones it is most sure of and is fine-tuned
+    on its own transcripts of them. Transcribe that speaker with the adapted checkpoint after.
+    Example: seqkit adapt runs/asr/<run> new_speaker/*.wav --out new_speaker.ckpt
+    """
+    from seqkit.adapt import adapt as run_adapt
+    from seqkit.predict import parse_warp
+
+    words = None if lexicon == "none" else lexicon if lexicon == "config" else lexicon.split(",")
+    report = run_adapt(checkpoint, files, out, lexicon=words, lm=lm, lm_weight=lm_weight, rounds=rounds,
+                       epochs=epochs, keep=keep, lr=lr, beam=beam, seed=seed,
+                       warp=None if warp == "none" else parse_warp(warp))
+    last = report["rounds"][-1]
+    print(f"wrote {out}: {rounds} round(s) over {report['utterances']} recordings, {last['kept']} fine-tuned on "
+          f"in the last, warp {report['warp']}")
+
+
+@app.command()
 def generate(
     checkpoint: Path = typer.Argument(..., help="A language-model checkpoint or its run directory."),
     prompt: str = typer.Option("\n", "--prompt", "-p", help="Text to continue."),
