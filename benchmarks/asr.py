@@ -330,7 +330,8 @@ def main() -> None:
         report["speakers_warp"] = warped(report, run_root / report["fusion_lm"] if fused else None)
         save()
     if "adapt" in args.only and "speakers" in report:  # adapts the runs of the 'speakers' part
-        save()
+        if not args.out.exists():
+            save()  # the part merges into the file as it is (processes side by side)
         report = adapted(args.out, [s for s in args.speakers if s in report["speakers"]],
                          run_root / report["fusion_lm"] if fused else None)
     if "voices" in args.only:  # not in the default run: 4 short trainings per speaker

@@ -27,6 +27,10 @@ _WHERE = {
     "generate": "seqkit.sampling",
     "LanguageModelScorer": "seqkit.fusion",
     "Lexicon": "seqkit.blocks.ctc",
+    "adapt": "seqkit.adapt",
+    "self_train": "seqkit.adapt",
+    "choose_warp": "seqkit.predict",
+    "warp_matrix": "seqkit.blocks.frontends",
     "CTC": "seqkit.blocks.heads",
     "Forecast": "seqkit.blocks.heads",
     "load_model": "seqkit.checkpoint",
@@ -80,11 +84,11 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACKENDS", "build", "build_model", "CharTokenizer", "Classify", "confusion_plot", "ConvSpectrogram",
-    "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "export_model", "Forecast",
-    "forecast_plot", "FRONTENDS", "generate", "GRU", "HEADS", "History", "history", "LanguageModelScorer", "Lexicon",
-    "load", "load_config", "load_model", "locate", "loss_curves", "LSTM", "make_trainer", "PieceTokenizer",
-    "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError", "SeqModel", "Sequential",
-    "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict", "tokenizer_from_data",
-    "TokenScores", "unit_texts", "WordTokenizer", "write_json",
+    "adapt", "BACKENDS", "build", "build_model", "CharTokenizer", "choose_warp", "Classify", "confusion_plot",
+    "ConvSpectrogram", "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "export_model",
+    "Forecast", "forecast_plot", "FRONTENDS", "generate", "GRU", "HEADS", "History", "history",
+    "LanguageModelScorer", "Lexicon", "load", "load_config", "load_model", "locate", "loss_curves", "LSTM",
+    "make_trainer", "PieceTokenizer", "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError",
+    "SeqModel", "Sequential", "self_train", "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict",
+    "tokenizer_from_data", "TokenScores", "unit_texts", "warp_matrix", "WordTokenizer", "write_json",
 ]

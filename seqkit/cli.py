@@ -144,10 +144,10 @@ def adapt(
 ) -> None:
     """Adapt a speech model to a new speaker from their untranscribed recordings (self-training).
 
-    Each round the model transcribes the files, keeps the ones it is most sure of and is fine-tuned
-    on its own transcripts of them. Transcribe that speaker with the adapted checkpoint after.
+    Each round the model transcribes the files, keeps those it is most sure of, and is fine-tuned on its own transcripts of them. Then transcribe that speaker with the adapted checkpoint.
+
     Example: seqkit adapt runs/asr/<run> new_speaker/*.wav --out new_speaker.ckpt
-    """
+    """  # noqa: E501 (one line per paragraph: --help reflows it)
     from seqkit.adapt import adapt as run_adapt
     from seqkit.predict import parse_warp
 
