@@ -8,13 +8,16 @@ speakers held out in turn (per-band normalisation, `HELD_OUT`) and its mean; eac
 search also with a character language model (recipes/lm trained on the training transcripts)
 fused in, and spelling only the ten digit words (with the LM); and the real-time factor of
 `seqkit transcribe`'s pipeline (file reading, features, model, decoding) on 100 files, process
-start-up apart.
+start-up apart. The held-out runs are then re-tested with their spectrum warped (`warp`: the
+factor `seqkit.choose_warp` finds) and adapted to their speaker without transcripts (`adapt`:
+`seqkit.self_train` on one half of the speaker's recordings, tested on the other half); `voices`
+(not in the default run) holds a speaker out with 1-4 training voices.
 Prints a table and writes JSON, updated after every run.
 
 Usage:
-    python benchmarks/asr.py                         # everything (about two hours on 2 cores)
+    python benchmarks/asr.py                         # everything but voices (about three hours on 2 cores)
     python benchmarks/asr.py --only connected speed  # a part: lm, connected, isolated, isolated-trained,
-                                                     # speakers, speed
+                                                     # speakers, warp, adapt, speed, voices
     python benchmarks/asr.py --only speakers --speakers george jackson   # in one process, and
     python benchmarks/asr.py --only speakers --speakers lucas nicolas yweweler  # beside it
     python benchmarks/asr.py --only voices --speakers george  # held-out WER with 1-4 training voices
