@@ -41,9 +41,7 @@ def choose_warp(model, batches: list[tuple[torch.Tensor, torch.Tensor]],
     `batches` ((inputs, lengths) pairs, one speaker): the highest mean log-probability of the most
     likely unit per output frame (per utterance for a word classifier). Leaves the model set to it;
     returns it and every factor's score."""
-    if not hasattr(model.frontend, "warp"):
-        raise SeqkitError(f"--warp warps a spectrogram: it needs a conv_spectrogram front-end, not "
-                          f"{type(model.frontend).__name__}")
+    _check_warp(model)
     scores = {}
     for factor in factors:
         model.frontend.warp = factor
@@ -58,6 +56,12 @@ def choose_warp(model, batches: list[tuple[torch.Tensor, torch.Tensor]],
         scores[factor] = total / max(count, 1)
     model.frontend.warp = max(scores, key=scores.get)
     return model.frontend.warp, scores
+
+
+def _check_warp(model) -> None:
+    if not hasattr(model.frontend, "warp"):
+        raise SeqkitError(f"--warp warps a spectrogram: it needs a conv_spectrogram front-end, not "
+                          f"{type(model.frontend).__name__}")
 
 
 def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Path | None = None,
@@ -75,6 +79,8 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
     """
     warp = parse_warp(warp)
     model, info = load_model(resolve(target))
+    if warp is not None:
+        _check_warp(model)  # before the data is read
     cfg = info["config"]
     module = DATAMODULES[cfg["task"]]
     kept = {}

@@ -79,6 +79,8 @@ def test_eval_recomputes_the_test_metrics(debug_run):
     recomputed = json.loads(out)
     recorded = json.loads((debug_run / "metrics.json").read_text())["test"]
     assert recomputed == pytest.approx(recorded, rel=1e-5)
+    code, out, err = run_cli("eval", debug_run, "--warp", "auto")  # a speech option
+    assert code == 2 and "--warp warps a spectrogram: it needs a conv_spectrogram front-end, not Segmenter" in err
 
 
 def test_predict_writes_future_rows_with_timestamps(debug_run, etth1, tmp_path):
