@@ -165,7 +165,8 @@ def adapt(checkpoint: str | Path, files: list[str | Path], out: str | Path, lexi
         lexicon = (info["config"].get("decode") or {}).get("lexicon")
     beam = options.get("beam", 8)
     if (lexicon is not None or lm is not None) and beam <= 1:
-        raise SeqkitError("a lexicon or a language model works in the beam search: give --beam 2 or more")
+        raise SeqkitError("a lexicon or a language model works in the beam search: give --beam 2 or more (or "
+                          "--lexicon none without --lm)")
     _set_beam_search(model.head, tokenizer, list(lexicon) if lexicon is not None else None, lm, lm_weight)
     audio, bad = {}, []
     for k, f in enumerate(files):
