@@ -161,9 +161,9 @@ def adapted(path: Path, speakers: list[str], fusion_lm: Path | None) -> dict:
     import torch
     from torchmetrics.functional.text import word_error_rate
 
-    from seqkit.adapt import batched, confident_transcripts, self_train
+    from seqkit.adapt import confident_transcripts, self_train
     from seqkit.checkpoint import load_model, resolve
-    from seqkit.data.audio import DIGITS, Utterances, read_fsdd
+    from seqkit.data.audio import DIGITS, Utterances, batched, read_fsdd
     from seqkit.data.root import data_root
     from seqkit.data.text import tokenizer_from_data
     from seqkit.predict import _set_beam_search

@@ -25,15 +25,6 @@ log = logging.getLogger("seqkit")
 KEPT_TRAINER = ("accelerator", "precision", "gradient_clip_val", "deterministic")
 
 
-def batched(waves: list[np.ndarray], batch_size: int = 32) -> list[tuple[list[int], torch.Tensor, torch.Tensor]]:
-    """`waves` in padded batches of similar lengths: (their indices, inputs, lengths) each."""
-    from seqkit.data.audio import pad_waves
-
-    order = sorted(range(len(waves)), key=lambda k: len(waves[k]))
-    return [(ids, *pad_waves([torch.from_numpy(waves[k]) for k in ids]))
-            for ids in (order[s:s + batch_size] for s in range(0, len(order), batch_size))]
-
-
 def confident_transcripts(model, tokenizer, batches: list[tuple[list[int], torch.Tensor, torch.Tensor]],
                           count: int, beam: int) -> tuple[list[str], list[float]]:
     """Transcripts of `count` utterances (beam search with whatever the head's lexicon and LM are)
@@ -71,7 +62,8 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
             `waves` first (kept for later use); a number: that factor; None: no warp.
         seed: seeds the batch order and the augmentation.
     """
-    from seqkit.predict import WARPS, choose_warp
+    from seqkit.data.audio import batched
+    from seqkit.predict import set_warp
     from seqkit.task import Task
     from seqkit.training import make_trainer
 
@@ -84,10 +76,7 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
     if not waves:
         raise SeqkitError("adapt needs at least one utterance of the new speaker")
     batches = batched(waves, batch_size)
-    if warp == "auto":
-        choose_warp(model, [batch[1:] for batch in batches], WARPS)
-    elif warp is not None:
-        choose_warp(model, [], (float(warp),))
+    set_warp(model, warp, (batch[1:] for batch in batches))
     report = {"utterances": len(waves), "warp": getattr(model.frontend, "warp", None), "rounds": []}
     torch.manual_seed(seed)
     for round_ in range(1, rounds + 1):
@@ -147,7 +136,9 @@ def adapt(checkpoint: str | Path, files: list[str | Path], out: str | Path, lexi
     `self_train`'s. `out` keeps the chosen warp (``seqkit transcribe`` applies it) and an
     ``adapted`` record; it must not exist yet.
     """
-    from seqkit.checkpoint import load_model, read, resolve, save_file
+    import lightning
+
+    from seqkit.checkpoint import load_model, resolve, save_file
     from seqkit.data.audio import read_audio
     from seqkit.data.text import tokenizer_from_data
     from seqkit.predict import _equalized, _set_beam_search
@@ -183,11 +174,7 @@ def adapt(checkpoint: str | Path, files: list[str | Path], out: str | Path, lexi
     report = self_train(model, tokenizer, [audio[k] for k in range(len(files))], trainer, **options)
     report["from"] = source.name if source.parent.name != "checkpoints" else source.parent.parent.name
     report["lexicon"], report["lm"] = lexicon is not None, lm is not None
-    original = read(source)
-    saved = {"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
-             "seqkit": {**info, "warp": report["warp"], "adapted": report}}
-    for key in ("pytorch-lightning_version",):
-        if key in original:
-            saved[key] = original[key]
-    save_file(saved, out)
+    save_file({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+               "seqkit": {**info, "warp": report["warp"], "adapted": report},
+               "pytorch-lightning_version": lightning.__version__}, out)
     return report

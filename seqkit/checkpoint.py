@@ -104,6 +104,6 @@ def load_model(path: str | Path) -> tuple[SeqModel, dict]:
     prefix = "model."
     state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     model.load_state_dict(state)
-    if "warp" in info and hasattr(model.frontend, "warp"):  # an adapted model hears its speaker warped
-        model.frontend.warp = info["warp"] if info["warp"] is not None else 1.0
+    if info.get("warp") is not None and hasattr(model.frontend, "warp"):  # an adapted model hears its speaker warped
+        model.frontend.warp = info["warp"]
     return model.eval(), info

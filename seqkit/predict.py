@@ -58,6 +58,16 @@ def choose_warp(model, batches: list[tuple[torch.Tensor, torch.Tensor]],
     return model.frontend.warp, scores
 
 
+def set_warp(model, warp: float | str | None, batches) -> None:
+    """Apply a `parse_warp` value to `model`'s front-end: None leaves it as it is, a factor sets
+    it, ``"auto"`` sets the one `choose_warp` finds over `batches` (read only then)."""
+    if warp == "auto":
+        choose_warp(model, list(batches))
+    elif warp is not None:
+        _check_warp(model)
+        model.frontend.warp = float(warp)
+
+
 def _check_warp(model) -> None:
     if not hasattr(model.frontend, "warp"):
         raise SeqkitError(f"--warp warps a spectrogram: it needs a conv_spectrogram front-end, not "
@@ -92,10 +102,7 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
             raise SeqkitError(f"{target}: --lexicon and --lm change a speech model's beam search; this is a "
                               f"{info.get('recipe')} checkpoint")
         _set_beam_search(model.head, data.tokenizer, lexicon, lm, lm_weight)
-    if warp == "auto":
-        choose_warp(model, [(b["inputs"], b["input_lengths"]) for b in data.test_dataloader()])
-    elif warp is not None:
-        choose_warp(model, [], (warp,))  # one factor: set it, nothing to compare
+    set_warp(model, warp, ((b["inputs"], b["input_lengths"]) for b in data.test_dataloader()))
     task = Task(model, **cfg["train"], info=info)
     settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs",)}
     settings["enable_progress_bar"] = False
@@ -182,7 +189,7 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     every result says by how much (``"warp"``).
     """
     warp = parse_warp(warp)
-    from seqkit.data.audio import pad_waves, read_audio
+    from seqkit.data.audio import batched, read_audio
     from seqkit.data.text import tokenizer_from_data
 
     model, info = load_model(resolve(checkpoint))
@@ -228,13 +235,8 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
             results[k]["error"] = str(err)
     if "equalize_reference" in info:
         audio = _equalized(audio, np.asarray(info["equalize_reference"]), together=equalize == "together")
-    order = sorted(audio, key=lambda k: len(audio[k]))  # similar lengths together: less padding
-    batches = [(ids, *pad_waves([torch.from_numpy(audio[k]) for k in ids]))
-               for ids in (order[start:start + batch_size] for start in range(0, len(order), batch_size))]
-    if warp == "auto":
-        choose_warp(model, [batch[1:] for batch in batches])
-    elif warp is not None:
-        choose_warp(model, [], (warp,))  # one factor: set it, nothing to compare
+    batches = batched(audio, batch_size)
+    set_warp(model, warp, (batch[1:] for batch in batches))
     for ids, inputs, lengths in batches:
         with torch.no_grad():
             outputs = label(*model(inputs, lengths))

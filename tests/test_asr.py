@@ -464,9 +464,9 @@ def eager_checkpoint(asr_run, tmp_path_factory) -> Path:
 
 
 def test_self_training_fits_the_model_to_its_own_transcripts_of_a_new_voice(eager_checkpoint, data_root):
-    from seqkit.adapt import _batch, batched, confident_transcripts, self_train
+    from seqkit.adapt import _batch, confident_transcripts, self_train
     from seqkit.checkpoint import load_model
-    from seqkit.data.audio import read_audio
+    from seqkit.data.audio import batched, read_audio
     from seqkit.data.text import tokenizer_from_data
 
     waves = [read_audio(data_root / f"fsdd/recordings/{d}_lucas_{i}.wav") for d in (3, 7, 0) for i in (1, 2)]

@@ -210,11 +210,12 @@ class ConvSpectrogram(nn.Module):
                 power = self.mel(wave.float())
             else:  # warp the linear-frequency spectrum, then the same mel bands
                 power = self.mel.spectrogram(wave.float())  # (B, bins, T)
-                factors = torch.full((len(power),), self.warp)
-                if perturb:  # one random factor per utterance
-                    factors = factors * torch.empty(len(power)).uniform_(1 - self.warp_perturb, 1 + self.warp_perturb)
-                warps = torch.stack([warp_matrix(power.shape[1], float(f)) for f in factors]).to(power.device)
-                power = self.mel.mel_scale(torch.matmul(warps, power))  # (B, bins, bins) @ (B, bins, T)
+                if perturb:  # one random factor per utterance: (B, bins, bins)
+                    factors = self.warp * torch.empty(len(power)).uniform_(1 - self.warp_perturb, 1 + self.warp_perturb)
+                    warps = torch.stack([warp_matrix(power.shape[1], float(f)) for f in factors])
+                else:  # one for all: (bins, bins)
+                    warps = warp_matrix(power.shape[1], self.warp)
+                power = self.mel.mel_scale(torch.matmul(warps.to(power.device), power))
             spec = (power + 1e-6).log()  # (B, n_mels, T)
         if self.training and self.filter_db > 0:
             gains = torch.empty(spec.shape[0], 1, self.filter_points, device=spec.device).uniform_(-1, 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -348,6 +349,20 @@ def pad_waves(waves: list) -> tuple[torch.Tensor, torch.Tensor]:
     for k, wave in enumerate(waves):
         inputs[k, : len(wave), 0] = torch.as_tensor(wave)
     return inputs, lengths
+
+
+def batched(waves, batch_size: int = 32) -> list[tuple[list, torch.Tensor, torch.Tensor]]:
+    """Mono waveforms (a list, or a mapping from keys to them) in padded batches of similar lengths,
+    for less padding: (their indices or keys, inputs, lengths) per batch.
+
+    Example:
+        >>> [(ids, lengths.tolist()) for ids, _, lengths in batched([np.ones(5), np.ones(2), np.ones(4)], 2)]
+        [([1, 2], [2, 4]), ([0], [5])]
+    """
+    items = waves if isinstance(waves, Mapping) else dict(enumerate(waves))
+    order = sorted(items, key=lambda k: len(items[k]))
+    return [(ids, *pad_waves([items[k] for k in ids]))
+            for ids in (order[start:start + batch_size] for start in range(0, len(order), batch_size))]
 
 
 class Collate:
