@@ -319,6 +319,12 @@ def test_lexicon_beam_spells_only_its_words_and_repairs_a_misspelling():
     for row in beam_search(log_probs, torch.full((6,), 40), beam=8, lexicon=lexicon):
         text = tokenizer.decode([c - 1 for c in row])
         assert text == "" or set(text.split(" ")) <= set(DIGITS), text
+    # A frame sure of a letter no hypothesis may take next ("o", "n", then "x": blank and all else
+    # below the prune floor): the hypotheses wait through it on the blank instead of all dying.
+    sure = np.full((4, tokenizer.vocab_size + 1), -30.0)
+    for t, c in enumerate("onxe"):
+        sure[t, tokenizer.encode(c)[0] + 1] = 0.0
+    assert tokenizer.decode([c - 1 for c in prefix_beam_search(sure, beam=8, lexicon=lexicon)]) == "one"
     # Word units are words already: the lexicon of all ten changes nothing.
     words = WordTokenizer(DIGITS)
     log_probs = torch.randn(4, 30, 11).mul(3).log_softmax(-1)

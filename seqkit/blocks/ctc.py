@@ -107,7 +107,7 @@ def prefix_beam_search(log_probs: np.ndarray, beam: int = 8, prune: float = -12.
     Args:
         log_probs: (T, V) log-probabilities, class 0 the blank.
         beam: prefixes kept after each frame.
-        prune: skip labels whose log-probability at a frame is below this.
+        prune: skip labels whose log-probability at a frame is below this (never the blank).
         scorer: optional language model (`seqkit.fusion.LanguageModelScorer`): its weighted
             log-probability is added each time a prefix grows by a label, and its end-of-utterance
             score to each final hypothesis (shallow fusion).
@@ -119,6 +119,8 @@ def prefix_beam_search(log_probs: np.ndarray, beam: int = 8, prune: float = -12.
         scorer.reset()
     for frame in log_probs:
         candidates = np.flatnonzero(frame >= prune).tolist()
+        if not candidates or candidates[0] != 0:
+            candidates.insert(0, 0)  # the blank always: it keeps every prefix alive, whatever a lexicon forbids
         grown: dict[tuple, list[float]] = defaultdict(lambda: [-math.inf, -math.inf])
         if scorer is not None:
             scorer.prepare(beams)
