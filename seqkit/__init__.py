@@ -30,6 +30,8 @@ _WHERE = {
     "adapt": "seqkit.adapt",
     "self_train": "seqkit.adapt",
     "choose_warp": "seqkit.predict",
+    "Ensemble": "seqkit.ensemble",
+    "save_ensemble": "seqkit.ensemble",
     "warp_matrix": "seqkit.blocks.frontends",
     "CTC": "seqkit.blocks.heads",
     "Forecast": "seqkit.blocks.heads",
@@ -85,10 +87,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "adapt", "BACKENDS", "build", "build_model", "CharTokenizer", "choose_warp", "Classify", "confusion_plot",
-    "ConvSpectrogram", "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "export_model",
-    "Forecast", "forecast_plot", "FRONTENDS", "generate", "GRU", "HEADS", "History", "history",
+    "ConvSpectrogram", "create_run_dir", "CTC", "ctc_plot", "data_root", "DATAMODULES", "Embedding", "Ensemble",
+    "export_model", "Forecast", "forecast_plot", "FRONTENDS", "generate", "GRU", "HEADS", "History", "history",
     "LanguageModelScorer", "Lexicon", "load", "load_config", "load_model", "locate", "loss_curves", "LSTM",
-    "make_trainer", "PieceTokenizer", "read_text", "RNN", "run_recipe", "Segmenter", "SegRNN", "SeqkitError",
-    "SeqModel", "Sequential", "self_train", "SeriesData", "Softmax", "SpeechData", "Task", "TextData", "to_dict",
-    "tokenizer_from_data", "TokenScores", "unit_texts", "warp_matrix", "WordTokenizer", "write_json",
+    "make_trainer", "PieceTokenizer", "read_text", "RNN", "run_recipe", "save_ensemble", "Segmenter", "SegRNN",
+    "self_train", "SeqkitError", "SeqModel", "Sequential", "SeriesData", "Softmax", "SpeechData", "Task",
+    "TextData", "to_dict", "tokenizer_from_data", "TokenScores", "unit_texts", "warp_matrix", "WordTokenizer",
+    "write_json",
 ]

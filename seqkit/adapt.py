@@ -5,6 +5,8 @@ a lexicon and with a language model if given), keeps the ones it is most sure of
 fine-tuned on them with its own transcripts as targets, with its training augmentation on; the
 next round transcribes again with the better model. Before the first round the spectrum can be
 warped to suit the voice (`seqkit.predict.choose_warp`). No transcript of the speaker is used.
+An ensemble (`seqkit.Ensemble`) transcribes as one model and each of its members is fine-tuned
+on its transcripts: every member learns from the ensemble's better labels.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
     `waves` (mono audio at the model's rate) in place; returns what was done.
 
     Args:
+        model: a CTC speech model, or an ensemble of them (each member is fine-tuned).
         tokenizer: the model's units.
         trainer: Lightning trainer settings for fine-tuning (device and precision).
         rounds: transcribe-and-fine-tune rounds.
@@ -59,13 +62,14 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
         beam: beam width of the transcription (2 or more for a lexicon or an LM).
         batch_size: utterances per batch.
         warp: ``"auto"``: warp the spectrum by the factor the model is most confident under on
-            `waves` first (kept for later use); a number: that factor; None: no warp.
+            `waves` first (kept for later use); a number: that factor; None: no warp. An ensemble
+            is not warped (``"auto"`` leaves it as it is): on the held-out speakers, each member
+            at its own most confident factor made the ensemble worse (README, Results, ASR).
         seed: seeds the batch order and the augmentation.
     """
     from seqkit.data.audio import batched
+    from seqkit.ensemble import Ensemble, members_of
     from seqkit.predict import set_warp
-    from seqkit.task import Task
-    from seqkit.training import make_trainer
 
     if not hasattr(model.head, "decode") or not hasattr(model.head, "constrain"):
         raise SeqkitError("adapt fine-tunes a CTC speech model (recipes/asr); this checkpoint's head is "
@@ -76,8 +80,10 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
     if not waves:
         raise SeqkitError("adapt needs at least one utterance of the new speaker")
     batches = batched(waves, batch_size)
+    if isinstance(model, Ensemble) and warp == "auto":
+        warp = None
     set_warp(model, warp, (batch[1:] for batch in batches))
-    report = {"utterances": len(waves), "warp": getattr(model.frontend, "warp", None), "rounds": []}
+    report = {"utterances": len(waves), "warp": getattr(getattr(model, "frontend", None), "warp", None), "rounds": []}
     torch.manual_seed(seed)
     for round_ in range(1, rounds + 1):
         start = time.perf_counter()
@@ -89,27 +95,36 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
                               "to this audio (is it speech, at the model's language and units?)")
         train = [_batch([waves[k] for k in ids], [texts[k] for k in ids], tokenizer)
                  for ids in (kept[s:s + batch_size] for s in range(0, len(kept), batch_size))]
-        loader = torch.utils.data.DataLoader(train, batch_size=None, shuffle=True,
-                                             generator=torch.Generator().manual_seed(seed + round_))
-        task = Task(model, optimizer="adamw", lr=lr, weight_decay=0.01, schedule="constant")
         settings = {"gradient_clip_val": 5.0, **trainer, "max_epochs": epochs, "devices": 1,
                     "enable_progress_bar": progress, "enable_model_summary": False, "limit_val_batches": 0,
                     "num_sanity_val_steps": 0}
-        lightning_log = logging.getLogger("lightning.pytorch")
-        level, lightning_log.level = lightning_log.level, logging.WARNING  # no device banner every round
-        model.train()  # Lightning keeps the modes it finds: SpecAugment and dropout on, as in training
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
-                make_trainer(settings, run_dir=None).fit(task, train_dataloaders=loader)
-        finally:
-            lightning_log.setLevel(level)
+        for k, member in enumerate(members_of(model)):
+            loader = torch.utils.data.DataLoader(train, batch_size=None, shuffle=True,
+                                                 generator=torch.Generator().manual_seed(seed + round_ + 1000 * k))
+            _fine_tune(member, loader, lr, settings)
         model.cpu().eval()
         report["rounds"].append({"kept": len(kept), "confidence": float(np.mean([confidence[k] for k in kept])),
                                  "seconds": round(time.perf_counter() - start, 1)})
         log.info("adapt round %d/%d: fine-tuned on %d of %d utterances (mean confidence %.3f), %.0f s", round_,
                  rounds, len(kept), len(waves), report["rounds"][-1]["confidence"], report["rounds"][-1]["seconds"])
     return report
+
+
+def _fine_tune(model, loader, lr: float, settings: dict) -> None:
+    """Fine-tune `model` on `loader`'s batches through Lightning, its training augmentation on."""
+    from seqkit.task import Task
+    from seqkit.training import make_trainer
+
+    task = Task(model, optimizer="adamw", lr=lr, weight_decay=0.01, schedule="constant")
+    lightning_log = logging.getLogger("lightning.pytorch")
+    level, lightning_log.level = lightning_log.level, logging.WARNING  # no device banner every round
+    model.train()  # Lightning keeps the modes it finds: SpecAugment and dropout on, as in training
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
+            make_trainer(settings, run_dir=None).fit(task, train_dataloaders=loader)
+    finally:
+        lightning_log.setLevel(level)
 
 
 def _batch(waves: list[np.ndarray], texts: list[str], tokenizer) -> dict:

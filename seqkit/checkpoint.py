@@ -94,16 +94,26 @@ class SafeCheckpointIO(TorchCheckpointIO):
 
 
 def load_model(path: str | Path) -> tuple[SeqModel, dict]:
-    """Rebuild the model a checkpoint was trained as, with its weights, in eval mode.
+    """Rebuild the model a checkpoint was trained as, with its weights, in eval mode (an
+    ensemble checkpoint: a `seqkit.Ensemble` of its members).
 
     Returns the model and the checkpoint's ``seqkit`` section (config, sizes, scaler ...).
     """
     checkpoint = read(path)
     info = checkpoint["seqkit"]
-    model = build_model(info["config"]["model"], **info["dims"])
     prefix = "model."
     state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+    if "members" in info:
+        from seqkit.ensemble import build_ensemble
+
+        return build_ensemble(info, state).eval(), info
+    return build_member(info, state), info
+
+
+def build_member(info: dict, state: dict) -> SeqModel:
+    """The model of one checkpoint ``seqkit`` section with its weights `state`, in eval mode."""
+    model = build_model(info["config"]["model"], **info["dims"])
     model.load_state_dict(state)
     if info.get("warp") is not None and hasattr(model.frontend, "warp"):  # an adapted model hears its speaker warped
         model.frontend.warp = info["warp"]
-    return model.eval(), info
+    return model.eval()

@@ -161,6 +161,24 @@ def adapt(
 
 
 @app.command()
+def ensemble(
+    checkpoints: list[Path] = typer.Argument(..., help="Two or more speech checkpoints or run directories with "
+                                             "the same units, sample rate and frame rate."),
+    out: Path = typer.Option(..., "--out", "-o", help="The ensemble checkpoint to write (must not exist)."),
+) -> None:
+    """Combine speech models into one checkpoint that averages their log-probabilities per frame.
+
+    transcribe, eval and adapt take the ensemble like any checkpoint; adapt fine-tunes every member on the ensemble's transcripts. Decode it with --beam 2 or more: the members' spikes for a word need not fall on the same frame, and greedy decoding of the average can drop words.
+
+    Example: seqkit ensemble runs/asr/<run1> runs/asr/<run2> --out both.ckpt
+    """  # noqa: E501 (one line per paragraph: --help reflows it)
+    from seqkit.ensemble import save_ensemble
+
+    info = save_ensemble(checkpoints, out)
+    print(f"wrote {out}: an ensemble of {len(info['members'])} {info['recipe']} models")
+
+
+@app.command()
 def generate(
     checkpoint: Path = typer.Argument(..., help="A language-model checkpoint or its run directory."),
     prompt: str = typer.Option("\n", "--prompt", "-p", help="Text to continue."),

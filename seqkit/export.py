@@ -245,6 +245,9 @@ def _token_plan(model, info: dict, source: Path | None) -> _Plan:
 def _plan(model, info: dict, source: Path | None) -> _Plan:
     if source is not None and not source.is_file():
         raise SeqkitError(f"--input {source}: no such file")
+    if not hasattr(model, "frontend"):
+        raise SeqkitError("an ensemble checkpoint is exported member by member: export the checkpoints it was "
+                          "made of")
     frontend = model.frontend
     if isinstance(frontend, Segmenter):
         return _series_plan(model, info, source)

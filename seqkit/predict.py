@@ -69,6 +69,11 @@ def set_warp(model, warp: float | str | None, batches) -> None:
 
 
 def _check_warp(model) -> None:
+    from seqkit.ensemble import Ensemble
+
+    if isinstance(model, Ensemble):
+        raise SeqkitError("--warp warps one model's spectrum; an ensemble's members keep the warps they were "
+                          "saved with (give no --warp, or warp a single model)")
     if not hasattr(model.frontend, "warp"):
         raise SeqkitError(f"--warp warps a spectrogram: it needs a conv_spectrogram front-end, not "
                           f"{type(model.frontend).__name__}")
