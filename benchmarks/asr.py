@@ -47,6 +47,11 @@ HELD_OUT = ["model.frontend.norm=band"]
 # others trained on (nested sets, in an order that starts at a different speaker per target),
 # half the default training (10 epochs) to fit the 2-core machine; no language model.
 VOICES_EPOCHS = ["trainer.max_epochs=10"]
+# Held-out ensembles: three runs per speaker, recorded under these keys with these settings (a run
+# missing is trained with them). "speakers_second" holds runs of an earlier version of the recipe
+# (per-band normalisation, seed 0); a fresh machine trains a second seed in their place.
+ENSEMBLE = {"speakers": HELD_OUT, "speakers_utterance_norm": ["model.frontend.norm=utterance"],
+            "speakers_second": [*HELD_OUT, "seed=1"]}
 ISOLATED = ["data.task=isolated", "data.units=words", "model.frontend.time_stride=2", "model.frontend.filters=64",
             "model.frontend.dim=192", "data.noise_snr=[10,40]", "data.speed_perturb=0.2", "trainer.max_epochs=60"]
 
@@ -150,19 +155,21 @@ def warped(report: dict, fusion_lm: Path | None) -> dict:
     return out
 
 
-def adapted(path: Path, speakers: list[str], fusion_lm: Path | None) -> dict:
+def adapted(path: Path, speakers: list[str], fusion_lm: Path | None, members: dict | None = None,
+            key: str = "speakers_adapted") -> dict:
     """Unsupervised speaker adaptation of the held-out runs (`seqkit.adapt.self_train`: warp,
     then rounds of transcribing within the ten digit words with the fusion LM and fine-tuning on
     the most confident). Each held-out speaker's recordings are split by index (0-24, 25-49): the
     model adapts to 500 untranscribed connected utterances of one half and is tested on 250 of
-    the other, then the halves swap; WER before and after over both test halves. Merges each
-    speaker into the report at `path` under ``speakers_adapted`` as it is then; returns the report."""
+    the other, then the halves swap; WER before and after over both test halves. With `members`
+    (speaker: run folders), the speaker's ensemble of those runs adapts instead (not warped; every
+    member is fine-tuned on the ensemble's transcripts). Merges each speaker into the report at
+    `path` under `key` as it is then; returns the report."""
     sys.path.insert(0, str(ROOT))
     import torch
     from torchmetrics.functional.text import word_error_rate
 
     from seqkit.adapt import confident_transcripts, self_train
-    from seqkit.checkpoint import load_model, resolve
     from seqkit.data.audio import DIGITS, Utterances, batched, read_fsdd
     from seqkit.data.root import data_root
     from seqkit.data.text import tokenizer_from_data
@@ -171,13 +178,13 @@ def adapted(path: Path, speakers: list[str], fusion_lm: Path | None) -> dict:
     recordings = read_fsdd(data_root()[0] / "fsdd" / "recordings")
     report = json.loads(path.read_text())
     for speaker in speakers:
-        run_dir = ROOT / "benchmarks/results/runs" / report["speakers"][speaker]["run_dir"]
+        runs = members[speaker] if members else [report["speakers"][speaker]["run_dir"]]
         mine = [r for r in recordings if r.speaker == speaker]
         halves = [[r for r in mine if r.index < 25], [r for r in mine if r.index >= 25]]
         texts = {"before": [], "before_lexicon": [], "after": [], "after_lexicon": [], "reference": []}
         rounds, start = [], time.perf_counter()
         for fold in (0, 1):
-            model, info = load_model(resolve(run_dir))
+            model, info = load_runs(runs)
             tokenizer = tokenizer_from_data(info["tokenizer"])
             _set_beam_search(model.head, tokenizer, list(DIGITS), fusion_lm, 0.3)
             adapt = Utterances(halves[fold], 500, 7 + fold)
@@ -192,18 +199,76 @@ def adapted(path: Path, speakers: list[str], fusion_lm: Path | None) -> dict:
                 texts[f"{when}_lexicon"] += confident_transcripts(model, tokenizer, tests, len(test), 8)[0]
         result = {k: float(word_error_rate(v, texts["reference"])) for k, v in texts.items() if k != "reference"}
         result.update(warps=[r["warp"] for r in rounds], seconds=round(time.perf_counter() - start),
-                      run_dir=run_dir.name, commit=commit(), threads=torch.get_num_threads())
+                      run_dir=runs[0] if len(runs) == 1 else runs, commit=commit(), threads=torch.get_num_threads())
         report = json.loads(path.read_text())
-        report.setdefault("speakers_adapted", {})[speaker] = result
-        done = report["speakers_adapted"]
+        report.setdefault(key, {})[speaker] = result
+        done = report[key]
         if all(s in done for s in SPEAKERS):
-            report["speakers_adapted_mean"] = {k: statistics.mean(done[s][k] for s in SPEAKERS)
-                                               for k in ("before", "before_lexicon", "after", "after_lexicon")}
+            report[f"{key}_mean"] = {k: statistics.mean(done[s][k] for s in SPEAKERS)
+                                     for k in ("before", "before_lexicon", "after", "after_lexicon")}
         path.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"{speaker} held out, adapted to half of their recordings, tested on the other: WER "
-              f"{result['before']:.2%} -> {result['after']:.2%} greedy, {result['before_lexicon']:.2%} -> "
-              f"{result['after_lexicon']:.2%} beam within the lexicon (warp {result['warps']})")
+        print(f"{speaker} held out{' (ensemble)' if len(runs) > 1 else ''}, adapted to half of their recordings, "
+              f"tested on the other: WER {result['before']:.2%} -> {result['after']:.2%} greedy, "
+              f"{result['before_lexicon']:.2%} -> {result['after_lexicon']:.2%} beam within the lexicon "
+              f"(warp {result['warps']})")
     return report
+
+
+def load_runs(runs: list[str]):
+    """The model of one held-out run folder, or the `seqkit.Ensemble` of several; and the first's info."""
+    from seqkit.checkpoint import load_model, resolve
+    from seqkit.ensemble import Ensemble
+
+    loaded = [load_model(resolve(ROOT / "benchmarks/results/runs" / r)) for r in runs]
+    return (loaded[0][0] if len(loaded) == 1 else Ensemble([m for m, _ in loaded])), loaded[0][1]
+
+
+def ensemble_members(path: Path, speakers: list[str], fusion: list[str], extra: list[str]) -> dict:
+    """Each speaker's ensemble members: its held-out runs recorded under the keys of `ENSEMBLE`
+    (the 'speakers' part's, with utterance normalisation, a second per-band one); a member whose
+    run is not recorded, or whose folder is gone, is trained first and recorded."""
+    members = {}
+    for speaker in speakers:
+        members[speaker] = []
+        for key, settings in ENSEMBLE.items():
+            report = json.loads(path.read_text())
+            record = report.get(key, {}).get("runs", report.get(key, {})).get(speaker)
+            if record is None or not (ROOT / "benchmarks/results/runs" / record["run_dir"] / "checkpoints").is_dir():
+                record = run(f"without-{speaker}", [f"data.test_speakers=[{speaker}]", *fusion, *settings, *extra])
+                report = json.loads(path.read_text())
+                place = report.setdefault(key, {})
+                (place.setdefault("runs", {}) if key != "speakers" else place)[speaker] = record
+                path.write_text(json.dumps(report, indent=2) + "\n")
+            members[speaker].append(record["run_dir"])
+    return members
+
+
+def ensembled(path: Path, members: dict) -> dict:
+    """Each held-out speaker's test set (as in its runs) decoded by the ensemble of its `members`:
+    greedy, beam, and beam within the ten digit words (no LM). Merges into the report at `path`
+    under ``speakers_ensemble``; returns the report."""
+    sys.path.insert(0, str(ROOT))
+    from seqkit.data.audio import DIGITS
+    from seqkit.ensemble import save_ensemble
+    from seqkit.predict import evaluate
+
+    for speaker, runs in members.items():
+        combined = ROOT / "benchmarks/results/runs" / f"ensemble-{speaker}-{time.strftime('%Y%m%d-%H%M%S')}.ckpt"
+        save_ensemble([ROOT / "benchmarks/results/runs" / r for r in runs], combined)
+        plain, within = evaluate(combined), evaluate(combined, lexicon=list(DIGITS))
+        result = {"wer": plain["wer"], "wer_beam": plain["wer_beam"], "wer_beam_lexicon": within["wer_beam"],
+                  "members": runs, "commit": commit()}
+        report = json.loads(path.read_text())
+        done = report.setdefault("speakers_ensemble", {})
+        done[speaker] = result
+        if all(s in done for s in SPEAKERS):
+            for k in ("wer", "wer_beam", "wer_beam_lexicon"):
+                done[f"mean_{k}"] = statistics.mean(done[s][k] for s in SPEAKERS)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        combined.unlink()
+        print(f"{speaker} held out, ensemble of {len(runs)} runs: WER {result['wer']:.2%} greedy, beam within the "
+              f"lexicon {result['wer_beam_lexicon']:.2%}")
+    return json.loads(path.read_text())
 
 
 def transcripts_lm() -> str:
@@ -268,9 +333,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+",
                         default=["lm", "connected", "isolated", "isolated-trained", "speakers", "warp", "adapt",
-                                 "speed"],
+                                 "ensemble", "ensemble-adapt", "speed"],
                         choices=["lm", "connected", "isolated", "isolated-trained", "speakers", "speed", "nolm",
-                                 "voices", "warp", "adapt"],
+                                 "voices", "warp", "adapt", "ensemble", "ensemble-adapt"],
                         help="parts to run; 'lm' trains the fusion LM first, 'nolm' skips fusion; 'warp' "
                              "re-tests the held-out runs with their spectrum warped; 'adapt' adapts them to half of "
                              "their speaker's recordings; 'voices' (not in the default "
@@ -337,6 +402,14 @@ def main() -> None:
             save()  # the part merges into the file as it is (processes side by side)
         report = adapted(args.out, [s for s in args.speakers if s in report["speakers"]],
                          run_root / report["fusion_lm"] if fused else None)
+    if {"ensemble", "ensemble-adapt"} & set(args.only):
+        if not args.out.exists():
+            save()
+        members = ensemble_members(args.out, args.speakers, fusion, args.set)
+        if "ensemble" in args.only:
+            report = ensembled(args.out, members)
+        if "ensemble-adapt" in args.only:
+            report = adapted(args.out, args.speakers, None, members, key="speakers_ensemble_adapted")
     if "voices" in args.only:  # not in the default run: 4 short trainings per speaker
         for speaker in args.speakers:
             report = voices(args.out, speaker, args.voices, args.set)
