@@ -10,14 +10,18 @@ fused in, and spelling only the ten digit words (with the LM); and the real-time
 `seqkit transcribe`'s pipeline (file reading, features, model, decoding) on 100 files, process
 start-up apart. The held-out runs are then re-tested with their spectrum warped (`warp`: the
 factor `seqkit.choose_warp` finds) and adapted to their speaker without transcripts (`adapt`:
-`seqkit.self_train` on one half of the speaker's recordings, tested on the other half); `voices`
-(not in the default run) holds a speaker out with 1-4 training voices.
+`seqkit.self_train` on one half of the speaker's recordings, tested on the other half);
+`ensemble` decodes each held-out speaker with the ensemble (`seqkit.Ensemble`) of three of its
+held-out runs (per-band, utterance and an earlier per-band one, `ENSEMBLE`; missing ones are
+trained) and `ensemble-adapt` adapts that ensemble as `adapt` does one model; `voices` (not in
+the default run) holds a speaker out with 1-4 training voices.
 Prints a table and writes JSON, updated after every run.
 
 Usage:
-    python benchmarks/asr.py                         # everything but voices (about three hours on 2 cores)
+    python benchmarks/asr.py                         # everything but voices (about four hours on 2 cores)
     python benchmarks/asr.py --only connected speed  # a part: lm, connected, isolated, isolated-trained,
-                                                     # speakers, warp, adapt, speed, voices
+                                                     # speakers, warp, adapt, ensemble, ensemble-adapt,
+                                                     # speed, voices
     python benchmarks/asr.py --only speakers --speakers george jackson   # in one process, and
     python benchmarks/asr.py --only speakers --speakers lucas nicolas yweweler  # beside it
     python benchmarks/asr.py --only voices --speakers george  # held-out WER with 1-4 training voices
