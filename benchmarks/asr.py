@@ -160,15 +160,16 @@ def warped(report: dict, fusion_lm: Path | None) -> dict:
 
 
 def adapted(path: Path, speakers: list[str], fusion_lm: Path | None, members: dict | None = None,
-            key: str = "speakers_adapted") -> dict:
+            key: str = "speakers_adapted", seed: int = 0) -> dict:
     """Unsupervised speaker adaptation of the held-out runs (`seqkit.adapt.self_train`: warp,
     then rounds of transcribing within the ten digit words with the fusion LM and fine-tuning on
     the most confident). Each held-out speaker's recordings are split by index (0-24, 25-49): the
     model adapts to 500 untranscribed connected utterances of one half and is tested on 250 of
     the other, then the halves swap; WER before and after over both test halves. With `members`
     (speaker: run folders), the speaker's ensemble of those runs adapts instead (not warped; every
-    member is fine-tuned on the ensemble's transcripts). Merges each speaker into the report at
-    `path` under `key` as it is then; returns the report."""
+    member is fine-tuned on the ensemble's transcripts). `seed`: self_train's (batch order and
+    augmentation). Merges each speaker into the report at `path` under `key` as it is then;
+    returns the report."""
     sys.path.insert(0, str(ROOT))
     import torch
     from torchmetrics.functional.text import word_error_rate
@@ -198,11 +199,11 @@ def adapted(path: Path, speakers: list[str], fusion_lm: Path | None, members: di
             for when in ("before", "after"):
                 if when == "after":
                     rounds.append(self_train(model, tokenizer, [adapt.utterance(i)[0] for i in range(len(adapt))],
-                                             {"accelerator": "cpu"}, progress=False))
+                                             {"accelerator": "cpu"}, seed=seed, progress=False))
                 texts[when] += confident_transcripts(model, tokenizer, tests, len(test), 1)[0]
                 texts[f"{when}_lexicon"] += confident_transcripts(model, tokenizer, tests, len(test), 8)[0]
         result = {k: float(word_error_rate(v, texts["reference"])) for k, v in texts.items() if k != "reference"}
-        result.update(warps=[r["warp"] for r in rounds], seconds=round(time.perf_counter() - start),
+        result.update(warps=[r["warp"] for r in rounds], seed=seed, seconds=round(time.perf_counter() - start),
                       run_dir=runs[0] if len(runs) == 1 else runs, commit=commit(), threads=torch.get_num_threads())
         report = json.loads(path.read_text())
         report.setdefault(key, {})[speaker] = result
@@ -349,6 +350,8 @@ def main() -> None:
     parser.add_argument("--voices", nargs="+", type=int, default=[1, 2, 3, 4], choices=[1, 2, 3, 4],
                         help="numbers of training voices for the 'voices' part (held-out WER against them)")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every training run")
+    parser.add_argument("--adapt-seed", type=int, default=0, help="seed of the 'ensemble-adapt' part's "
+                        "self-training; other than 0, its results go to speakers_ensemble_adapted_seed<N>")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/asr.json")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -413,7 +416,8 @@ def main() -> None:
         if "ensemble" in args.only:
             report = ensembled(args.out, members)
         if "ensemble-adapt" in args.only:
-            report = adapted(args.out, args.speakers, None, members, key="speakers_ensemble_adapted")
+            key = "speakers_ensemble_adapted" + (f"_seed{args.adapt_seed}" if args.adapt_seed else "")
+            report = adapted(args.out, args.speakers, None, members, key=key, seed=args.adapt_seed)
     if "voices" in args.only:  # not in the default run: 4 short trainings per speaker
         for speaker in args.speakers:
             report = voices(args.out, speaker, args.voices, args.set)

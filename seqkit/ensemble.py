@@ -100,7 +100,8 @@ def save_ensemble(targets: list[str | Path], out: str | Path) -> dict:
     with torch.no_grad():  # a second of silence: the members must agree on the output frames
         ensemble(torch.zeros(1, int(infos[0]["sample_rate"]), 1))
     info = {**infos[0], "members": infos}
-    info.pop("warp", None)
+    for own in ("warp", "adapted"):  # the first member's, kept in its own record
+        info.pop(own, None)
     save_file({"state_dict": {f"model.{k}": v for k, v in ensemble.state_dict().items()}, "seqkit": info,
                "pytorch-lightning_version": lightning.__version__}, out)
     return info
