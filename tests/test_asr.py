@@ -729,6 +729,13 @@ def test_kws_recipe_smoke_run(tmp_path, data_root):
     code, out, err = run_cli("transcribe", tmp_path / "run", *wavs, "--json", "--choices", ",".join(others))
     chosen = [json.loads(line) for line in out.splitlines()]
     assert all(c["text"] in others and c["probability"] < w["probability"] for c, w in zip(chosen, words))
+    # An ensemble of a classifier with itself: the same words with the same probabilities.
+    code, out, err = run_cli("ensemble", tmp_path / "run", tmp_path / "run", "--out", tmp_path / "twice.ckpt")
+    assert code == 0 and out.strip().endswith("an ensemble of 2 kws models"), err
+    code, out, err = run_cli("transcribe", tmp_path / "twice.ckpt", *wavs, "--json")
+    twice = [json.loads(line) for line in out.splitlines()]
+    assert [t["text"] for t in twice] == [w["text"] for w in words], err
+    assert [t["probability"] for t in twice] == pytest.approx([w["probability"] for w in words], abs=1e-4)
     for options, message in [(["--beam", "4"], "a word classifier (kws): it takes no --beam, --lm or --lexicon"),
                              (["--choices", "one two"], "one per choice")]:
         code, out, err = run_cli("transcribe", tmp_path / "run", wavs[0], *options)
