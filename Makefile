@@ -34,7 +34,7 @@ bench-speed: $(VENV)/.installed  ## LTSF speed and memory only (minutes)
 clean:
 	rm -rf $(VENV) runs
 
-bench-asr: $(VENV)/.installed  ## the ASR benchmark (about four hours on 2 cores)
+bench-asr: $(VENV)/.installed  ## the ASR benchmark (four to six hours on 2 cores)
 	$(BIN)/python benchmarks/asr.py $(ARGS)
 
 bench-lm: $(VENV)/.installed  ## the LM benchmark (about 15 minutes on 2 cores)

@@ -18,7 +18,8 @@ the default run) holds a speaker out with 1-4 training voices.
 Prints a table and writes JSON, updated after every run.
 
 Usage:
-    python benchmarks/asr.py                         # everything but voices (about four hours on 2 cores)
+    python benchmarks/asr.py                         # everything but voices (about four hours on 2 cores
+                                                     # with the ensemble members' runs there, six without)
     python benchmarks/asr.py --only connected speed  # a part: lm, connected, isolated, isolated-trained,
                                                      # speakers, warp, adapt, ensemble, ensemble-adapt,
                                                      # speed, voices
