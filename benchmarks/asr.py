@@ -405,14 +405,12 @@ def main() -> None:
         report = json.loads(args.out.read_text()) if args.out.exists() else report
         report["speakers_warp"] = warped(report, run_root / report["fusion_lm"] if fused else None)
         save()
+    if {"adapt", "ensemble", "ensemble-adapt"} & set(args.only) and not args.out.exists():
+        save()  # these parts merge into the file as it is (processes side by side)
     if "adapt" in args.only and "speakers" in report:  # adapts the runs of the 'speakers' part
-        if not args.out.exists():
-            save()  # the part merges into the file as it is (processes side by side)
         report = adapted(args.out, [s for s in args.speakers if s in report["speakers"]],
                          run_root / report["fusion_lm"] if fused else None)
     if {"ensemble", "ensemble-adapt"} & set(args.only):
-        if not args.out.exists():
-            save()
         members = ensemble_members(args.out, args.speakers, fusion, args.set)
         if "ensemble" in args.only:
             report = ensembled(args.out, members)

@@ -30,7 +30,10 @@ KEPT_TRAINER = ("accelerator", "precision", "gradient_clip_val", "deterministic"
 def confident_transcripts(model, tokenizer, batches: list[tuple[list[int], torch.Tensor, torch.Tensor]],
                           count: int, beam: int) -> tuple[list[str], list[float]]:
     """Transcripts of `count` utterances (beam search with whatever the head's lexicon and LM are)
-    and the model's confidence in each: the mean log-probability of the best unit per frame."""
+    and the model's confidence in each: the mean log-probability of the best unit per frame
+    (`seqkit.predict.best_unit_log_probs`)."""
+    from seqkit.predict import best_unit_log_probs
+
     model.eval()
     texts, confidence = [""] * count, [-np.inf] * count
     device = next(model.parameters()).device
@@ -38,10 +41,10 @@ def confident_transcripts(model, tokenizer, batches: list[tuple[list[int], torch
         with torch.no_grad():
             log_probs, out_lengths = model(inputs.to(device), lengths.to(device))
         log_probs, out_lengths = log_probs.float().cpu(), out_lengths.cpu()
-        best = log_probs.max(-1).values
+        sums, frames = best_unit_log_probs(log_probs, out_lengths)
         for row, (k, units) in enumerate(zip(ids, model.head.decode(log_probs, out_lengths, beam))):
             texts[k] = tokenizer.decode(units)
-            confidence[k] = float(best[row, : out_lengths[row]].mean())
+            confidence[k] = float(sums[row] / frames[row])
     return texts, confidence
 
 
@@ -67,7 +70,7 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
             at its own most confident factor made the ensemble worse (README, Results, ASR).
         seed: seeds the batch order and the augmentation.
     """
-    from seqkit.data.audio import batched
+    from seqkit.data.audio import batched, speech_batch
     from seqkit.ensemble import Ensemble, members_of
     from seqkit.predict import set_warp
 
@@ -84,6 +87,9 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
         warp = None
     set_warp(model, warp, (batch[1:] for batch in batches))
     report = {"utterances": len(waves), "warp": getattr(getattr(model, "frontend", None), "warp", None), "rounds": []}
+    settings = {"gradient_clip_val": 5.0, **trainer, "max_epochs": epochs, "devices": 1,
+                "enable_progress_bar": progress, "enable_model_summary": False, "limit_val_batches": 0,
+                "num_sanity_val_steps": 0}
     torch.manual_seed(seed)
     for round_ in range(1, rounds + 1):
         start = time.perf_counter()
@@ -93,11 +99,8 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
         if not kept:
             raise SeqkitError("adapt: the model transcribed none of the utterances as any word; it cannot adapt "
                               "to this audio (is it speech, at the model's language and units?)")
-        train = [_batch([waves[k] for k in ids], [texts[k] for k in ids], tokenizer)
+        train = [speech_batch([waves[k] for k in ids], [texts[k] for k in ids], tokenizer)
                  for ids in (kept[s:s + batch_size] for s in range(0, len(kept), batch_size))]
-        settings = {"gradient_clip_val": 5.0, **trainer, "max_epochs": epochs, "devices": 1,
-                    "enable_progress_bar": progress, "enable_model_summary": False, "limit_val_batches": 0,
-                    "num_sanity_val_steps": 0}
         for k, member in enumerate(members_of(model)):
             loader = torch.utils.data.DataLoader(train, batch_size=None, shuffle=True,
                                                  generator=torch.Generator().manual_seed(seed + round_ + 1000 * k))
@@ -125,20 +128,6 @@ def _fine_tune(model, loader, lr: float, settings: dict) -> None:
             make_trainer(settings, run_dir=None).fit(task, train_dataloaders=loader)
     finally:
         lightning_log.setLevel(level)
-
-
-def _batch(waves: list[np.ndarray], texts: list[str], tokenizer) -> dict:
-    """A training batch of `waves` with `texts` as their targets (the layout of seqkit.data.audio.Collate)."""
-    from seqkit.data.audio import pad_waves
-
-    inputs, lengths = pad_waves([torch.from_numpy(w) for w in waves])
-    tokens = [tokenizer.encode(t) for t in texts]
-    target_lengths = torch.tensor([len(t) for t in tokens])
-    targets = torch.zeros(len(tokens), int(target_lengths.max()), dtype=torch.long)
-    for row, units in enumerate(tokens):
-        targets[row, : len(units)] = torch.tensor(units, dtype=torch.long)
-    return {"inputs": inputs, "input_lengths": lengths, "targets": targets, "target_lengths": target_lengths,
-            "texts": texts}
 
 
 def adapt(checkpoint: str | Path, files: list[str | Path], out: str | Path, lexicon: list[str] | str | None = "config",

@@ -92,9 +92,10 @@ def save_ensemble(targets: list[str | Path], out: str | Path) -> dict:
         if info.get("recipe") not in ("asr", "kws"):
             raise SeqkitError(f"{target} is a {info.get('recipe')} checkpoint; an ensemble combines speech "
                               f"models (recipes/asr, recipes/kws)")
-        models += members_of(model)
+        members = members_of(model)
+        models += members
         infos += info.get("members", [info])
-        names += [str(target)] * len(members_of(model))
+        names += [str(target)] * len(members)
     ensemble = Ensemble(models)
     check_members(infos, names)
     with torch.no_grad():  # a second of silence: the members must agree on the output frames

@@ -48,14 +48,29 @@ def choose_warp(model, batches: list[tuple[torch.Tensor, torch.Tensor]],
         total, count = 0.0, 0
         for inputs, lengths in batches:
             with torch.no_grad():
-                outputs, out_lengths = model(inputs, lengths)
-            best = outputs.log_softmax(-1).max(-1).values  # (B, T) per frame, or (B,) per utterance
-            if best.dim() == 2:
-                best = best[torch.arange(best.shape[1])[None, :] < out_lengths[:, None]]
-            total, count = total + float(best.sum()), count + best.numel()
+                sums, frames = best_unit_log_probs(*model(inputs, lengths))
+            total, count = total + float(sums.sum()), count + int(frames.sum())
         scores[factor] = total / max(count, 1)
     model.frontend.warp = max(scores, key=scores.get)
     return model.frontend.warp, scores
+
+
+def best_unit_log_probs(outputs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per utterance of a batch of model outputs: the log-probability of the most likely unit,
+    summed over its frames, and the number of frames (a word classifier's (B, classes) outputs:
+    one per utterance). Their ratio is the model's confidence.
+
+    Example:
+        >>> lp = torch.log(torch.tensor([[[.5, .5], [.9, .1], [.2, .8]]]))  # 3 frames, 2 units
+        >>> sums, frames = best_unit_log_probs(lp, torch.tensor([2]))  # the third frame is padding
+        >>> round(float(sums[0]), 4) == round(math.log(.5) + math.log(.9), 4), frames.tolist()
+        (True, [2])
+    """
+    best = outputs.float().log_softmax(-1).max(-1).values  # (B, T) per frame, or (B,) per utterance
+    if best.dim() == 1:
+        return best, torch.ones_like(best)
+    inside = torch.arange(best.shape[1], device=best.device)[None, :] < lengths[:, None]
+    return best.masked_fill(~inside, 0.0).sum(1), inside.sum(1)
 
 
 def set_warp(model, warp: float | str | None, batches) -> None:

@@ -470,9 +470,9 @@ def eager_checkpoint(asr_run, tmp_path_factory) -> Path:
 
 
 def test_self_training_fits_the_model_to_its_own_transcripts_of_a_new_voice(eager_checkpoint, data_root):
-    from seqkit.adapt import _batch, confident_transcripts, self_train
+    from seqkit.adapt import confident_transcripts, self_train
     from seqkit.checkpoint import load_model
-    from seqkit.data.audio import batched, read_audio
+    from seqkit.data.audio import batched, read_audio, speech_batch
     from seqkit.data.text import tokenizer_from_data
 
     waves = [read_audio(data_root / f"fsdd/recordings/{d}_lucas_{i}.wav") for d in (3, 7, 0) for i in (1, 2)]
@@ -480,7 +480,7 @@ def test_self_training_fits_the_model_to_its_own_transcripts_of_a_new_voice(eage
     tokenizer = tokenizer_from_data(info["tokenizer"])
     texts, _ = confident_transcripts(model, tokenizer, batched(waves), len(waves), 1)
     assert all(texts), texts
-    batch = _batch(waves, texts, tokenizer)
+    batch = speech_batch(waves, texts, tokenizer)
 
     def loss() -> float:  # of the model's first transcripts, without augmentation
         model.eval()

@@ -365,22 +365,28 @@ def batched(waves, batch_size: int = 32) -> list[tuple[list, torch.Tensor, torch
             for ids in (order[start:start + batch_size] for start in range(0, len(order), batch_size))]
 
 
+def speech_batch(waves: list, texts: list[str], tokenizer) -> dict:
+    """A training batch of `waves` with `texts` as their targets: waveforms (B, T, 1) and their
+    lengths, the texts' units zero-padded (B, U) and their lengths, the texts."""
+    inputs, lengths = pad_waves(waves)
+    tokens = [tokenizer.encode(text) for text in texts]
+    target_lengths = torch.tensor([len(t) for t in tokens])
+    targets = torch.zeros(len(tokens), max(1, int(target_lengths.max())), dtype=torch.long)
+    for k, t in enumerate(tokens):
+        targets[k, : len(t)] = torch.tensor(t, dtype=torch.long)
+    return {"inputs": inputs, "input_lengths": lengths, "targets": targets, "target_lengths": target_lengths,
+            "texts": list(texts)}
+
+
 class Collate:
-    """Pad a list of utterance ids into a batch: waveforms (B, T, 1), token targets, texts."""
+    """Pad a list of utterance ids into a batch (`speech_batch`)."""
 
     def __init__(self, data: Utterances, tokenizer):
         self.data, self.tokenizer = data, tokenizer
 
     def __call__(self, ids: list[int]) -> dict:
         items = [self.data.utterance(int(i)) for i in ids]
-        inputs, lengths = pad_waves([audio for audio, _, _ in items])
-        tokens = [self.tokenizer.encode(text) for _, text, _ in items]
-        target_lengths = torch.tensor([len(t) for t in tokens])
-        targets = torch.zeros(len(items), max(1, int(target_lengths.max())), dtype=torch.long)
-        for k, t in enumerate(tokens):
-            targets[k, : len(t)] = torch.tensor(t, dtype=torch.long)
-        return {"inputs": inputs, "input_lengths": lengths, "targets": targets, "target_lengths": target_lengths,
-                "texts": [text for _, text, _ in items]}
+        return speech_batch([audio for audio, _, _ in items], [text for _, text, _ in items], self.tokenizer)
 
 
 class _Identity(Dataset):
