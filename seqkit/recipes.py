@@ -8,7 +8,8 @@ from pathlib import Path
 
 from seqkit.errors import SeqkitError, nearest
 
-BUNDLED = Path(__file__).resolve().parent.parent / "recipes"
+BUNDLED = Path(__file__).resolve().parent / "bundled" / "recipes"  # shipped in the wheel; ./recipes links here
+OVERLAYS = BUNDLED.parent / "configs"  # the overlays shared by all recipes; ./configs links here
 
 
 def bundled() -> dict[str, Path]:
@@ -31,6 +32,24 @@ def find_recipe(name: str | Path) -> Path:
                       f"({nearest(str(name), bundled())})")
 
 
+def bundled_overlays() -> dict[str, Path]:
+    """The overlays shipped with seqkit (debug, cpu, gpu, ddp), by name."""
+    return {p.stem: p for p in sorted(OVERLAYS.glob("*.yaml"))} if OVERLAYS.is_dir() else {}
+
+
+def find_overlay(name: str | Path) -> Path:
+    """An overlay file from a path, or the name of a bundled overlay (``debug`` or ``debug.yaml``).
+
+    Example:
+        >>> find_overlay("debug").name, find_overlay("configs/debug.yaml").name
+        ('debug.yaml', 'debug.yaml')
+    """
+    path = Path(name)
+    if path.is_file() or path.parent != Path("."):
+        return path  # a path: `load_config` names it if it is missing or broken
+    return bundled_overlays().get(path.stem if path.suffix == ".yaml" else str(name), path)
+
+
 def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iterable[str | Path] = (),
                resume: str | Path | None = None):
     """Load a recipe's config with overlays and overrides, then call its ``main(cfg)``.
@@ -43,7 +62,7 @@ def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iter
     from seqkit.runs import check_free, check_resume, is_main_process, resume_run
 
     folder = find_recipe(recipe)
-    cfg = load_config(folder, overlays, overrides)
+    cfg = load_config(folder, [find_overlay(o) for o in overlays], overrides)
     if resume is not None:
         check_resume(resume, cfg)
         cfg.run_dir = str(resume)
