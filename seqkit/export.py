@@ -29,8 +29,9 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.blocks.backends import Recurrent
+from seqkit.blocks.classify import Classify
+from seqkit.blocks.ctc import CTC
 from seqkit.blocks.frontends import ConvSpectrogram, Embedding, Segmenter
-from seqkit.blocks.heads import CTC, Classify
 from seqkit.checkpoint import load_model, resolve
 from seqkit.errors import SeqkitError
 from seqkit.onnx_ops import opaque_recurrent_layers, recurrent_onnx, stft_onnx

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqkit.blocks.heads import Softmax
+from seqkit.blocks.softmax import Softmax
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel
 

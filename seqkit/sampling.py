@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from seqkit.blocks.heads import Softmax
+from seqkit.blocks.softmax import Softmax
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from seqkit.blocks import BACKENDS, FRONTENDS, HEADS, TABLES, argument_docs, build, parameters
-from seqkit.blocks.decoding import broadcast_step
 from seqkit.blocks.norm import window_stats
+from seqkit.blocks.segrnn import broadcast_step
 from seqkit.errors import SeqkitError
 from seqkit.model import build_model
 

@@ -11,7 +11,7 @@ import torch
 
 import seqkit as sk
 from seqkit.blocks import build
-from seqkit.blocks.heads import Softmax, TokenScores
+from seqkit.blocks.softmax import Softmax, TokenScores
 from seqkit.data.text import CharTokenizer, PieceTokenizer, Streams, TextData, read_text
 from seqkit.errors import SeqkitError
 from seqkit.model import build_model

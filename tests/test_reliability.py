@@ -169,7 +169,7 @@ def test_checkpoint_with_a_pickle_payload_is_refused(cli, tmp_path):
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(cli, tmp_path, monkeypatch):
-    from seqkit.blocks.heads import Forecast
+    from seqkit.blocks.forecast import Forecast
 
     calls = {"n": 0}
     loss = Forecast.loss

@@ -13,9 +13,12 @@ import logging
 from torch import nn
 
 from seqkit.blocks.backends import GRU, LSTM, RNN
+from seqkit.blocks.classify import Classify
+from seqkit.blocks.ctc import CTC
+from seqkit.blocks.forecast import Forecast
 from seqkit.blocks.frontends import ConvSpectrogram, Embedding, Segmenter
-from seqkit.blocks.heads import CTC, Classify, Forecast, Softmax
 from seqkit.blocks.segrnn import SegRNN
+from seqkit.blocks.softmax import Softmax
 from seqkit.errors import SeqkitError, check_type, nearest
 
 log = logging.getLogger("seqkit")

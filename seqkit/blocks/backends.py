@@ -40,7 +40,7 @@ def run_packed(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, state=None):
     return y, state
 
 
-def _check_sizes(hidden: int, layers: int, dropout: float) -> None:
+def check_sizes(hidden: int, layers: int, dropout: float) -> None:
     if hidden < 1 or layers < 1:
         raise SeqkitError(f"hidden and layers must be positive, got hidden={hidden} layers={layers}")
     if not 0.0 <= dropout < 1.0:
@@ -92,7 +92,7 @@ class Recurrent(nn.Module):
         stateful: bool = False,
     ):
         super().__init__()
-        _check_sizes(hidden, layers, dropout)
+        check_sizes(hidden, layers, dropout)
         if stateful and bidirectional:
             raise SeqkitError("a stateful back-end cannot be bidirectional: the backward direction has no "
                               "state to carry into the next batch; set bidirectional=false or stateful=false")

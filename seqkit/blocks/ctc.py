@@ -1,4 +1,5 @@
-"""CTC decoding: greedy and prefix beam search over per-frame log-probabilities (blank = 0)."""
+"""The CTC head and its decoders: greedy and prefix beam search over per-frame log-probabilities
+(blank = 0), within a lexicon and with a language model's scores if given."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+from torchmetrics.text import CharErrorRate, WordErrorRate
 
 from seqkit.errors import SeqkitError
 
@@ -158,3 +161,99 @@ def beam_search(log_probs: Tensor, lengths: Tensor, beam: int = 8, scorer=None,
     array = log_probs.detach().float().cpu().numpy()
     return [prefix_beam_search(array[k, :n], beam, scorer=scorer, lexicon=lexicon)
             for k, n in enumerate(lengths.tolist())]
+
+
+class CTC(nn.Module):
+    """Per-frame classes over the units plus a blank, trained with CTC; greedy or beam decoding.
+
+    Args:
+        in_dim: size of the back-end's states (derived).
+        vocab_size: units of the tokenizer (derived from the data); class 0 is the blank.
+        dropout: dropout before the projection.
+        beam: beam width of the beam-search metrics (greedy ones are always reported).
+
+    Example:
+        >>> head = CTC(in_dim=16, vocab_size=5)
+        >>> log_probs, lengths = head(torch.randn(2, 30, 16), torch.tensor([30, 20]), None, None)
+        >>> tuple(log_probs.shape), head.decode(log_probs, lengths, beam=1)[1] == head.decode(log_probs, lengths)[1]
+        ((2, 30, 6), True)
+    """
+
+    def __init__(self, in_dim: int, vocab_size: int, dropout: float = 0.0, beam: int = 8):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.project = nn.Linear(in_dim, vocab_size + 1)
+        self.beam = beam
+        self.scorer = None  # a language model for the beam search, see `fuse`
+        self.lexicon = None  # the words the beam search may spell, see `constrain`
+        self.out_dim = vocab_size + 1
+
+    def forward(self, x: Tensor, lengths: Tensor, inputs=None, input_lengths=None) -> tuple[Tensor, Tensor]:
+        return self.project(self.dropout(x)).float().log_softmax(-1), lengths
+
+    def loss(self, log_probs: Tensor, lengths: Tensor, batch: dict) -> Tensor:
+        """CTC loss per target unit, averaged over the batch; impossible alignments count zero."""
+        return nn.functional.ctc_loss(
+            log_probs.transpose(0, 1), batch["targets"] + 1, lengths, batch["target_lengths"],
+            blank=0, reduction="mean", zero_infinity=True,
+        )  # (B, T, V) -> (T, B, V); unit u is class u + 1
+
+    def decode(self, log_probs: Tensor, lengths: Tensor, beam: int = 1) -> list[list[int]]:
+        """Unit ids per utterance: greedy for ``beam=1``, else prefix beam search (with the
+        language model given to `fuse` and the words given to `constrain`, if any)."""
+        if beam <= 1:
+            classes = greedy(log_probs, lengths)
+        else:
+            classes = beam_search(log_probs, lengths, beam, self.scorer, self.lexicon)
+        return [[c - 1 for c in row] for row in classes]
+
+    def fuse(self, scorer) -> None:
+        """Score beam-search prefixes with a language model from now on (None: stop)."""
+        self.scorer = scorer
+
+    def constrain(self, lexicon) -> None:
+        """Let the beam search spell only the words of a `seqkit.blocks.ctc.Lexicon` from now on
+        (None: any unit sequence)."""
+        self.lexicon = lexicon
+
+    @staticmethod
+    def choose(log_probs: Tensor, lengths: Tensor, choices: list[list[int]]) -> tuple[list[int], list[float]]:
+        """Decoding restricted to a closed set: for every utterance, the index of the most likely
+        of `choices` (unit-id sequences) and its log-likelihood, summed over all its alignments
+        (``-inf`` when the utterance has too few frames for any of them).
+
+        Isolated-word recognition with a fixed vocabulary is this with one word per choice.
+
+        Example:
+            >>> lp = torch.log(torch.tensor([[[.1, .6, .3], [.6, .1, .3], [.6, .1, .3]]]))  # blank, 0, 1
+            >>> greedy(lp, torch.tensor([3]))  # class 1 = unit 0, not one of the choices below
+            [[1]]
+            >>> CTC.choose(lp, torch.tensor([3]), [[1], [0, 1]])[0]  # P(0 1) = 0.291 > P(1) = 0.234
+            [1]
+        """
+        frames = log_probs.transpose(0, 1).float()  # (B, T, V) -> (T, B, V)
+        batch = log_probs.shape[0]
+        scores = []
+        for choice in choices:
+            targets = torch.tensor(choice, device=log_probs.device).add(1).expand(batch, -1)  # unit u: class u + 1
+            nats = nn.functional.ctc_loss(frames, targets, lengths, torch.full((batch,), len(choice)), blank=0,
+                                          reduction="none", zero_infinity=False)
+            scores.append(-nats)
+        best, index = torch.stack(scores, 1).max(1)  # (B, choices) -> (B,)
+        return index.tolist(), best.tolist()
+
+    def metrics(self, tokenizer=None, **info) -> MetricCollection:
+        """Word and character error rates of greedy and beam decoding."""
+        from seqkit.data.text import tokenizer_from_data
+
+        metrics = MetricCollection({"wer": WordErrorRate(), "cer": CharErrorRate(),
+                                    "wer_beam": WordErrorRate(), "cer_beam": CharErrorRate()})
+        metrics.tokenizer = tokenizer_from_data(tokenizer) if isinstance(tokenizer, dict) else tokenizer
+        return metrics
+
+    def update(self, metrics: MetricCollection, log_probs: Tensor, lengths: Tensor, batch: dict) -> None:
+        tokenizer = metrics.tokenizer
+        for suffix, beam in (("", 1), ("_beam", self.beam)):
+            texts = [tokenizer.decode(ids) for ids in self.decode(log_probs, lengths, beam)]
+            metrics["wer" + suffix].update(texts, batch["texts"])
+            metrics["cer" + suffix].update(texts, batch["texts"])
