@@ -57,7 +57,7 @@ VOICES_EPOCHS = ["trainer.max_epochs=10"]
 # (per-band normalisation, seed 0); a fresh machine trains a second seed in their place.
 ENSEMBLE = {"speakers": HELD_OUT, "speakers_utterance_norm": ["model.frontend.norm=utterance"],
             "speakers_second": [*HELD_OUT, "seed=1"]}
-ISOLATED = ["data.task=isolated", "data.units=words", "model.frontend.time_stride=2", "model.frontend.filters=64",
+ISOLATED = ["data.digits=isolated", "data.units=words", "model.frontend.time_stride=2", "model.frontend.filters=64",
             "model.frontend.dim=192", "data.noise_snr=[10,40]", "data.speed_perturb=0.2", "trainer.max_epochs=60"]
 
 
@@ -139,11 +139,11 @@ def voices(path: Path, target: str, counts: list[int], extra: list[str]) -> dict
 def warped(report: dict, fusion_lm: Path | None) -> dict:
     """The held-out speakers' runs re-tested with vocal tract length normalisation: each model's
     spectrum warped by the factor it is most confident under on its held-out speaker's test audio
-    (`seqkit.predict.choose_warp`, no transcripts): greedy, beam, and beam within the ten digit words
+    (`seqkit.speech.warp.choose_warp`, no transcripts): greedy, beam, and beam within the ten digit words
     with the fusion LM, as in the runs. Returns per speaker the factor and the WERs, and their means."""
     sys.path.insert(0, str(ROOT))
-    from seqkit.data.audio import DIGITS
-    from seqkit.predict import evaluate
+    from seqkit.data.fsdd import DIGITS
+    from seqkit.evaluation import evaluate
 
     out = {}
     for speaker, result in report["speakers"].items():
@@ -162,7 +162,7 @@ def warped(report: dict, fusion_lm: Path | None) -> dict:
 
 def adapted(path: Path, speakers: list[str], fusion_lm: Path | None, members: dict | None = None,
             key: str = "speakers_adapted", seed: int = 0) -> dict:
-    """Unsupervised speaker adaptation of the held-out runs (`seqkit.adapt.self_train`: warp,
+    """Unsupervised speaker adaptation of the held-out runs (`seqkit.speech.adapt.self_train`: warp,
     then rounds of transcribing within the ten digit words with the fusion LM and fine-tuning on
     the most confident). Each held-out speaker's recordings are split by index (0-24, 25-49): the
     model adapts to 500 untranscribed connected utterances of one half and is tested on 250 of
@@ -175,11 +175,12 @@ def adapted(path: Path, speakers: list[str], fusion_lm: Path | None, members: di
     import torch
     from torchmetrics.functional.text import word_error_rate
 
-    from seqkit.adapt import confident_transcripts, self_train
-    from seqkit.data.audio import DIGITS, Utterances, batched, read_fsdd
+    from seqkit.data.audio import batched
+    from seqkit.data.fsdd import DIGITS, Utterances, read_fsdd
     from seqkit.data.root import data_root
-    from seqkit.data.text import tokenizer_from_data
-    from seqkit.predict import _set_beam_search
+    from seqkit.data.tokenizers import tokenizer_from_data
+    from seqkit.speech.adapt import confident_transcripts, self_train
+    from seqkit.speech.beam import set_beam_search
 
     recordings = read_fsdd(data_root()[0] / "fsdd" / "recordings")
     report = json.loads(path.read_text())
@@ -192,7 +193,7 @@ def adapted(path: Path, speakers: list[str], fusion_lm: Path | None, members: di
         for fold in (0, 1):
             model, info = load_runs(runs)
             tokenizer = tokenizer_from_data(info["tokenizer"])
-            _set_beam_search(model.head, tokenizer, list(DIGITS), fusion_lm, 0.3)
+            set_beam_search(model.head, tokenizer, list(DIGITS), fusion_lm, 0.3)
             adapt = Utterances(halves[fold], 500, 7 + fold)
             test = Utterances(halves[1 - fold], 250, 2_000_000 + fold)
             tests = batched([test.utterance(i)[0] for i in range(len(test))])
@@ -223,7 +224,7 @@ def adapted(path: Path, speakers: list[str], fusion_lm: Path | None, members: di
 def load_runs(runs: list[str]):
     """The model of one held-out run folder, or the `seqkit.Ensemble` of several; and the first's info."""
     from seqkit.checkpoint import load_model, resolve
-    from seqkit.ensemble import Ensemble
+    from seqkit.model import Ensemble
 
     loaded = [load_model(resolve(ROOT / "benchmarks/results/runs" / r)) for r in runs]
     return (loaded[0][0] if len(loaded) == 1 else Ensemble([m for m, _ in loaded])), loaded[0][1]
@@ -254,9 +255,9 @@ def ensembled(path: Path, members: dict) -> dict:
     greedy, beam, and beam within the ten digit words (no LM). Merges into the report at `path`
     under ``speakers_ensemble``; returns the report."""
     sys.path.insert(0, str(ROOT))
-    from seqkit.data.audio import DIGITS
-    from seqkit.ensemble import save_ensemble
-    from seqkit.predict import evaluate
+    from seqkit.data.fsdd import DIGITS
+    from seqkit.evaluation import evaluate
+    from seqkit.speech.ensemble import save_ensemble
 
     for speaker, runs in members.items():
         combined = ROOT / "benchmarks/results/runs" / f"ensemble-{speaker}-{time.strftime('%Y%m%d-%H%M%S')}.ckpt"
@@ -298,9 +299,9 @@ def transcripts_lm() -> str:
 def isolated_accuracy(checkpoint: str) -> dict:
     """Accuracy of a checkpoint on FSDD's isolated test recordings (index 0-4, never trained on),
     transcribed from their files: greedy, beam, and the most likely of the ten digit words."""
-    from seqkit.data.audio import DIGITS
+    from seqkit.data.fsdd import DIGITS
     from seqkit.data.root import data_root
-    from seqkit.predict import transcribe
+    from seqkit.speech.transcribe import transcribe
 
     paths = sorted((data_root()[0] / "fsdd" / "recordings").glob("*_*_[0-4].wav"))
     report = {"files": len(paths)}
@@ -317,7 +318,7 @@ def transcribe_speed(checkpoint: str, files: int = 100) -> dict:
     import soundfile as sf
 
     from seqkit.data.root import data_root
-    from seqkit.predict import transcribe
+    from seqkit.speech.transcribe import transcribe
 
     folder = data_root()[0] / "fsdd" / "recordings"
     paths = sorted(folder.glob("*_*_[34].wav"))[:files]  # test recordings (index 0-4)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch import nn
 
 from seqkit.errors import SeqkitError
-from seqkit.model import SeqModel, build_model
+from seqkit.model import Ensemble, SeqModel, build_model
 
 
 def resolve(target: str | Path) -> Path:
@@ -93,21 +94,51 @@ class SafeCheckpointIO(TorchCheckpointIO):
         return load_file(path)
 
 
-def load_model(path: str | Path) -> tuple[SeqModel, dict]:
+def load_model(path: str | Path) -> tuple[SeqModel | Ensemble, dict]:
     """Rebuild the model a checkpoint was trained as, with its weights, in eval mode (an
     ensemble checkpoint: a `seqkit.Ensemble` of its members).
 
     Returns the model and the checkpoint's ``seqkit`` section (config, sizes, scaler ...).
     """
     checkpoint = read(path)
-    info = checkpoint["seqkit"]
+    info = upgraded(checkpoint["seqkit"])
     prefix = "model."
     state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     if "members" in info:
-        from seqkit.ensemble import build_ensemble
-
-        return build_ensemble(info, state).eval(), info
+        members = []
+        for k, member in enumerate(info["members"]):
+            own = f"members.{k}."
+            members.append(build_member(member, {n[len(own):]: v for n, v in state.items() if n.startswith(own)}))
+        return Ensemble(members).eval(), info
     return build_member(info, state), info
+
+
+# The data module of a checkpoint written before checkpoints named theirs, by its config's ``task``.
+FORMER_TASKS = {"ltsf": "SeriesData", "asr": "SpeechData", "lm": "TextData"}
+
+
+def upgraded(info: dict) -> dict:
+    """A checkpoint's ``seqkit`` section in today's names: one written before its data module was
+    recorded names it by the config's top-level ``task``, and its speech data's ``task`` is ``digits``.
+
+    Example:
+        >>> old = {"config": {"task": "asr", "data": {"task": "isolated"}}}
+        >>> upgraded(old) == {"config": {"data": {"digits": "isolated"}}, "data_module": "SpeechData"}
+        True
+    """
+    config = dict(info.get("config") or {})
+    if "data_module" in info or config.get("task") not in FORMER_TASKS:
+        new = dict(info)
+    else:
+        new = {**info, "data_module": FORMER_TASKS[config.pop("task")]}
+    data = config.get("data")
+    if new.get("data_module") == "SpeechData" and isinstance(data, dict) and "task" in data:
+        config["data"] = {("digits" if k == "task" else k): v for k, v in data.items()}
+    if "config" in info:
+        new["config"] = config
+    if "members" in info:
+        new["members"] = [upgraded(member) for member in info["members"]]
+    return new
 
 
 def build_member(info: dict, state: dict) -> SeqModel:
@@ -117,3 +148,13 @@ def build_member(info: dict, state: dict) -> SeqModel:
     if info.get("warp") is not None and hasattr(model.frontend, "warp"):  # an adapted model hears its speaker warped
         model.frontend.warp = info["warp"]
     return model.eval()
+
+
+def save_model(model: nn.Module, info: dict, path: str | Path) -> Path:
+    """Write `model`'s weights and its ``seqkit`` section `info` as a checkpoint that
+    `load_model` reads back (atomically, `save_file`); the layout of a recipe's checkpoints."""
+    import lightning
+
+    save_file({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}, "seqkit": info,
+               "pytorch-lightning_version": lightning.__version__}, path)
+    return Path(path)

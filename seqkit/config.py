@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from seqkit.blocks import TABLES, check_spec, parameters
-from seqkit.errors import SeqkitError, _type_name, check_type, nearest
+from seqkit.errors import SeqkitError, check_type, nearest, type_name
 
 
 def read_yaml(path: Path | str) -> DictConfig:
@@ -65,9 +65,13 @@ def _is_block_spec(path: str) -> bool:
 
 
 def _no_value(path: str, default, source: str, whose: str = "the recipe's") -> SeqkitError:
-    kind = "a mapping" if isinstance(default, Mapping) else _type_name(default)
+    kind = "a mapping" if isinstance(default, Mapping) else type_name(default)
     example = "" if isinstance(default, Mapping) else f", such as {whose} {default!r}"
     return SeqkitError(f"{path}{source} has no value (null or empty); give {kind}{example}")
+
+
+# Settings that were renamed or removed, and what to write instead.
+RENAMED = {"task": "gone: remove it (a checkpoint records its data module)", "data.task": "now data.digits"}
 
 
 def check_keys(new: Mapping, base: Mapping, source: str, prefix: str = "", root: Mapping | None = None) -> None:
@@ -80,6 +84,8 @@ def check_keys(new: Mapping, base: Mapping, source: str, prefix: str = "", root:
             raise SeqkitError(f"{path} in {source} is ??? (no value); give it a value")
         if _is_block_spec(prefix.rstrip(".")):
             continue  # block arguments are checked against the block signatures
+        if key not in base and path in RENAMED:
+            raise SeqkitError(f"{path} in {source} is {RENAMED[path]}")
         if key not in base:
             raise SeqkitError(f"unknown key {path!r} in {source}; {nearest(path, _flat_keys(root))}")
         old = base[key]

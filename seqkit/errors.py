@@ -32,7 +32,8 @@ def nearest(word: str, choices: Iterable[str], n: int = 3) -> str:
     return "valid names: " + ", ".join(choices)
 
 
-def _type_name(value) -> str:
+def type_name(value) -> str:
+    """How a setting's kind of value is named in messages: ``an integer``, ``true/false`` ..."""
     return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
         type(value), type(value).__name__)
 
@@ -48,7 +49,7 @@ def check_type(path: str, old, new, source: str = "") -> None:
     if old is None or new is None:
         return
     if isinstance(old, Mapping) != isinstance(new, Mapping):
-        raise SeqkitError(f"{path}{source} must be {'a mapping' if isinstance(old, Mapping) else _type_name(old)}")
+        raise SeqkitError(f"{path}{source} must be {'a mapping' if isinstance(old, Mapping) else type_name(old)}")
     if isinstance(old, bool) or isinstance(new, bool):
         ok = isinstance(old, bool) and isinstance(new, bool)
     elif isinstance(old, (int, float)):
@@ -58,4 +59,4 @@ def check_type(path: str, old, new, source: str = "") -> None:
     else:
         ok = True
     if not ok:
-        raise SeqkitError(f"{path}{source} must be {_type_name(old)}, got {new!r}")
+        raise SeqkitError(f"{path}{source} must be {type_name(old)}, got {new!r}")

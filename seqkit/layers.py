@@ -1,12 +1,13 @@
 """Block specs for the Keras-style `seqkit.Sequential`: one function per registered block.
 
-``layers.GRU(hidden=256, layers=2)`` returns ``{"kind": "backend", "name": "gru", ...}``, checked
-like a config's block spec; the sizes between blocks are derived when the model sees data.
+``layers.GRU(hidden=256, layers=2)`` returns a `seqkit.Layer`: the ``gru`` back-end with those
+arguments, checked like a config's block spec and built when the model first sees data (the
+sizes between blocks are derived then).
 
 Example:
     >>> from seqkit import layers
     >>> layers.GRU(hidden=64, bidirectional=True)
-    {'kind': 'backend', 'name': 'gru', 'hidden': 64, 'bidirectional': True}
+    Layer(backend gru: hidden=64, bidirectional=True)
 """
 
 from seqkit.sequential import layers_namespace

@@ -1,4 +1,8 @@
-"""SeqModel: the one composition, front-end -> back-end -> head."""
+"""SeqModel: the one composition, front-end -> back-end -> head; an Ensemble of them; what a model is.
+
+Commands decide what to do from the model a checkpoint holds (`head_name`: ctc, classify,
+forecast, softmax), never from the name of the recipe that trained it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from seqkit.blocks import build
+from seqkit.blocks import HEADS, build
+from seqkit.errors import SeqkitError
 
 
 class SeqModel(nn.Module):
@@ -76,3 +81,74 @@ def build_model(spec: Mapping, **dims) -> SeqModel:
         dims.update(getattr(block, "provides", {}), in_dim=block.out_dim)
         blocks.append(block)
     return SeqModel(*blocks)
+
+
+class Ensemble(nn.Module):
+    """Speech models (`seqkit.SeqModel`) combined frame by frame; decoding, lexicon and language
+    model go through the first member's head (`head`).
+
+    Example:
+        >>> from seqkit.blocks import CTC, ConvSpectrogram, GRU
+        >>> def member():
+        ...     back = GRU(8, hidden=8)
+        ...     front = ConvSpectrogram(sample_rate=8000, n_mels=16, filters=4, dim=8)
+        ...     return SeqModel(front, back, CTC(back.out_dim, vocab_size=5)).eval()
+        >>> ensemble = Ensemble([member(), member()])
+        >>> log_probs, lengths = ensemble(torch.randn(2, 8000, 1), torch.tensor([8000, 6000]))
+        >>> tuple(log_probs.shape), lengths.tolist(), bool(log_probs.exp().sum(-1).sub(1).abs().max() < 1e-5)
+        ((2, 25, 6), [25, 19], True)
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if len(members) < 2:
+            raise SeqkitError(f"an ensemble needs two or more models, got {len(members)}")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def head(self) -> nn.Module:
+        return self.members[0].head
+
+    carried_state = None  # speech models carry no state between batches
+
+    def reset_state(self, state=None) -> None:
+        pass
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        outputs = [member(inputs, lengths) for member in self.members]
+        first, first_lengths = outputs[0]
+        for k, (out, out_lengths) in enumerate(outputs[1:], 2):
+            if out.shape != first.shape or not torch.equal(out_lengths, first_lengths):
+                raise SeqkitError(f"ensemble member {k} gives {tuple(out.shape)} outputs where member 1 gives "
+                                  f"{tuple(first.shape)}: members must share units and output frame rate "
+                                  f"(hop_ms, time_stride)")
+        mean = torch.stack([out.float().log_softmax(-1) for out, _ in outputs]).mean(0)
+        return mean.log_softmax(-1), first_lengths
+
+
+def members_of(model: nn.Module) -> list[nn.Module]:
+    """The models an ensemble combines, or `model` alone."""
+    return list(model.members) if isinstance(model, Ensemble) else [model]
+
+
+# What a model with each head is, for messages.
+DESCRIPTIONS = {"ctc": "a speech recogniser (ctc head)", "classify": "a word classifier (classify head)",
+                "forecast": "a forecaster (forecast head)", "softmax": "a language model (softmax head)"}
+
+
+def head_name(model: nn.Module) -> str:
+    """The registry name of `model`'s head (an ensemble: its members'): what the model can do.
+
+    Example:
+        >>> spec = {"frontend": {"name": "segmenter", "seg_len": 24}, "backend": {"name": "gru", "hidden": 8},
+        ...         "head": {"name": "forecast"}}
+        >>> head_name(build_model(spec, in_dim=7, channels=7, pred_len=24))
+        'forecast'
+    """
+    return next((name for name, cls in HEADS.items() if isinstance(model.head, cls)), type(model.head).__name__)
+
+
+def describe(model: nn.Module) -> str:
+    """What `model` is, in words: ``a forecaster (forecast head)`` ..."""
+    name = head_name(model)
+    return DESCRIPTIONS.get(name, f"a model with a {name} head")

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from seqkit.blocks.softmax import Softmax
 from seqkit.errors import SeqkitError
-from seqkit.model import SeqModel
+from seqkit.model import SeqModel, describe
 
 CONTEXT = 1024  # tokens re-read per step by a back-end that cannot carry its state
 
@@ -111,9 +111,9 @@ def generate(model: SeqModel, tokenizer, prompt: str, length: int = 500, tempera
 def generate_from_checkpoint(checkpoint: str | Path, prompt: str, **settings) -> Iterator[str]:
     """`generate` with the model and tokenizer stored in a language-model checkpoint."""
     from seqkit.checkpoint import load_model, resolve
-    from seqkit.data.text import tokenizer_from_data
+    from seqkit.data.tokenizers import tokenizer_from_data
 
     model, info = load_model(resolve(checkpoint))
     if not isinstance(model.head, Softmax):
-        raise SeqkitError(f"{checkpoint} is a {info.get('recipe')} checkpoint, not a language model")
+        raise SeqkitError(f"{checkpoint} is {describe(model)}, not a language model")
     return generate(model, tokenizer_from_data(info["tokenizer"]), prompt, **settings)

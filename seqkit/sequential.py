@@ -1,7 +1,8 @@
 """A Keras-style Python API: name blocks, compile, fit, evaluate, predict, save and load.
 
 Blocks are named with `seqkit.layers` (one function per registered block, taking the block's
-settable arguments); sizes are derived from the data when `fit` first sees it, as in a recipe.
+settable arguments, giving a `Layer`); sizes are derived from the data when `fit` first sees it,
+as in a recipe.
 Underneath it is the same SeqModel, Task and Lightning trainer the recipes use.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
@@ -17,19 +19,50 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from seqkit.blocks import TABLES, check_spec
+from seqkit.checkpoint import load_model, save_model
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel, build_model
 from seqkit.task import Task
-from seqkit.training import history, make_trainer
+from seqkit.training import history, make_trainer, run_test
 
 KINDS = ("frontend", "backend", "head")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A block not built yet: its kind, its registry name and its settable arguments; `Sequential`
+    builds it (`seqkit.build`) when it first sees data, deriving its sizes.
+
+    Example:
+        >>> layer = Layer("backend", "gru", {"hidden": 64})
+        >>> layer, layer.spec
+        (Layer(backend gru: hidden=64), {'name': 'gru', 'hidden': 64})
+    """
+
+    kind: str
+    name: str
+    arguments: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise SeqkitError(f"a layer is a {', '.join(KINDS)}, not {self.kind!r}")
+        check_spec(self.kind, self.spec)
+
+    @property
+    def spec(self) -> dict:
+        """The block spec a config would hold: ``{"name": ..., **arguments}``."""
+        return {"name": self.name, **self.arguments}
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{k}={v!r}" for k, v in self.arguments.items())
+        return f"Layer({self.kind} {self.name}{': ' + arguments if arguments else ''})"
 
 
 class Sequential:
     """A front-end, a back-end and a head, trained like a Keras model.
 
     Args:
-        blocks: three block specs in order, e.g. from `seqkit.layers`:
+        blocks: a front-end, a back-end and a head, in order, each a `Layer` from `seqkit.layers`:
             ``[layers.Segmenter(seg_len=24), layers.GRU(hidden=64), layers.Forecast()]``.
 
     Example:
@@ -42,14 +75,12 @@ class Sequential:
         (2, (2, 24, 3))
     """
 
-    def __init__(self, blocks: Sequence[dict]):
-        if len(blocks) != 3 or [b.get("kind") for b in blocks] != list(KINDS):
-            kinds = [b.get("kind") if isinstance(b, dict) else type(b).__name__ for b in blocks]
+    def __init__(self, blocks: Sequence[Layer]):
+        if len(blocks) != 3 or [getattr(b, "kind", None) for b in blocks] != list(KINDS):
+            kinds = [b.kind if isinstance(b, Layer) else type(b).__name__ for b in blocks]
             raise SeqkitError(f"Sequential takes a front-end, a back-end and a head, in that order "
                               f"(seqkit.layers names them); got {kinds}")
-        self.spec = {b["kind"]: {k: v for k, v in b.items() if k != "kind"} for b in blocks}
-        for kind in KINDS:
-            check_spec(kind, self.spec[kind])
+        self.spec = {b.kind: b.spec for b in blocks}
         self.train_settings = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "schedule": "constant"}
         self.model: SeqModel | None = None
         self.dims: dict = {}
@@ -105,11 +136,8 @@ class Sequential:
         module, loader, _ = self._loaders(data, None, batch_size, test=True)
         self.task = Task(model, **self.train_settings, info=self.info)
         trainer = make_trainer({"enable_progress_bar": False, "enable_model_summary": False}, None)
-        if module is not None:
-            scores = trainer.test(self.task, datamodule=module, verbose=False)[0]
-        else:
-            scores = trainer.test(self.task, dataloaders=loader, verbose=False)[0]
-        return {k.removeprefix("test/"): float(v) for k, v in scores.items()}
+        where = {"datamodule": module} if module is not None else {"dataloaders": loader}
+        return run_test(trainer, self.task, **where)
 
     def predict(self, inputs: Tensor | dict, lengths: Tensor | None = None) -> Tensor:
         """The model's outputs for a batch (a tensor, or a batch dict with ``inputs``)."""
@@ -120,13 +148,19 @@ class Sequential:
             return model(inputs, lengths)[0]
 
     def save(self, path: str | Path) -> Path:
-        """Write a checkpoint that `seqkit.load` (and `seqkit.load_model`) read back."""
-        model = self._built()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = {f"model.{k}": v for k, v in model.state_dict().items()}
-        torch.save({"state_dict": state, "seqkit": self.info}, path)
-        return path
+        """Write a checkpoint that `Sequential.load` (and `seqkit.load_model`) read back."""
+        return save_model(self._built(), self.info, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Sequential:
+        """A `Sequential` with the blocks, sizes and weights of a checkpoint it (or a recipe) saved."""
+        model, info = load_model(path)
+        spec = info["config"]["model"]
+        sequential = cls([Layer(kind, spec[kind]["name"], {k: v for k, v in spec[kind].items() if k != "name"})
+                          for kind in KINDS])
+        sequential.train_settings = dict(info["config"].get("train", sequential.train_settings))
+        sequential.model, sequential.dims, sequential.info = model, dict(info["dims"]), dict(info)
+        return sequential
 
     def _built(self) -> SeqModel:
         if self.model is None:
@@ -150,18 +184,6 @@ class History:
     def __init__(self, epochs: list[dict]):
         self.epochs = epochs
         self.history = {k: [e.get(k) for e in epochs] for k in sorted({k for e in epochs for k in e})}
-
-
-def load(path: str | Path) -> Sequential:
-    """A `Sequential` with the blocks, sizes and weights of a checkpoint it (or a recipe) saved."""
-    from seqkit.checkpoint import load_model
-
-    model, info = load_model(path)
-    spec = info["config"]["model"]
-    sequential = Sequential([{"kind": kind, **spec[kind]} for kind in KINDS])
-    sequential.train_settings = dict(info["config"].get("train", sequential.train_settings))
-    sequential.model, sequential.dims, sequential.info = model, dict(info["dims"]), dict(info)
-    return sequential
 
 
 class _Tensors(Dataset):
@@ -202,10 +224,8 @@ def _tensor_dims(data) -> dict:
 def _layer(kind: str, name: str):
     cls = TABLES[kind][name]
 
-    def make(**arguments) -> dict:
-        spec = {"name": name, **arguments}
-        check_spec(kind, spec)
-        return {"kind": kind, **spec}
+    def make(**arguments) -> Layer:
+        return Layer(kind, name, arguments)
 
     make.__name__ = cls.__name__
     make.__doc__ = f"The `{name}` {kind} ({cls.__name__}) for `Sequential`, with its settable arguments."
@@ -213,5 +233,5 @@ def _layer(kind: str, name: str):
 
 
 def layers_namespace() -> dict:
-    """One spec-making function per registered block, named like its class (GRU, CTC, ...)."""
+    """One `Layer`-making function per registered block, named like its class (GRU, CTC, ...)."""
     return {TABLES[kind][name].__name__: _layer(kind, name) for kind in KINDS for name in TABLES[kind]}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
 import random
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -24,6 +26,31 @@ log = logging.getLogger("seqkit")
 
 # Keys of a config's ``trainer`` section that are seqkit's, not Lightning Trainer arguments.
 OWN_KEYS = ("patience", "monitor", "checkpoint_every_n_steps")
+
+
+class ProgressBar(TQDMProgressBar):
+    """Lightning's progress bars, drawn on stderr: stdout carries only a command's results, so that
+    ``seqkit adapt ... > result.txt`` and friends stay clean."""
+
+    def init_sanity_tqdm(self):
+        with contextlib.redirect_stdout(sys.stderr):  # Lightning's bars write to sys.stdout
+            return super().init_sanity_tqdm()
+
+    def init_train_tqdm(self):
+        with contextlib.redirect_stdout(sys.stderr):
+            return super().init_train_tqdm()
+
+    def init_validation_tqdm(self):
+        with contextlib.redirect_stdout(sys.stderr):
+            return super().init_validation_tqdm()
+
+    def init_test_tqdm(self):
+        with contextlib.redirect_stdout(sys.stderr):
+            return super().init_test_tqdm()
+
+    def init_predict_tqdm(self):
+        with contextlib.redirect_stdout(sys.stderr):
+            return super().init_predict_tqdm()
 
 
 class EpochLog(Callback):
@@ -143,6 +170,13 @@ class StepCheckpoint(Callback):
             trainer.save_checkpoint(self.path, weights_only=False)  # all of it: a resume needs the optimizer too
 
 
+def run_test(trainer: L.Trainer, task: L.LightningModule, **where) -> dict[str, float]:
+    """``trainer.test(task, **where)`` (a ``datamodule=`` or ``dataloaders=``, a ``ckpt_path=``) and
+    its metrics as plain numbers, without Lightning's ``test/`` prefix: ``{"mse": ..., "mae": ...}``."""
+    scores = trainer.test(task, verbose=False, **where)[0]
+    return {k.removeprefix("test/"): float(v) for k, v in scores.items()}
+
+
 def history(trainer: L.Trainer) -> list[dict]:
     """Per-epoch records (losses, learning rate, wall seconds of training + validation)."""
     return next((c.history for c in trainer.callbacks if isinstance(c, EpochLog)), [])
@@ -175,7 +209,7 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
     settings.setdefault("plugins", [SafeCheckpointIO()])
     callbacks = list(callbacks or []) + [EpochLog(), RandomState(), FiniteGuard()]
     if settings.get("enable_progress_bar", True):
-        callbacks.append(TQDMProgressBar(refresh_rate=5))
+        callbacks.append(ProgressBar(refresh_rate=5))
     if patience:
         callbacks.append(EarlyStopping(monitor=monitor, patience=patience, mode="min"))
     resume = None

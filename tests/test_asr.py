@@ -13,7 +13,8 @@ import torchaudio.functional as AF
 
 import seqkit as sk
 from seqkit.blocks.ctc import beam_search, greedy, prefix_beam_search
-from seqkit.data.audio import DIGITS, pad_waves, read_fsdd, split
+from seqkit.data.audio import pad_waves
+from seqkit.data.fsdd import DIGITS, read_fsdd, split
 from seqkit.errors import SeqkitError
 
 from .test_ltsf import run_cli
@@ -67,8 +68,8 @@ def test_padding_never_leaks_into_the_ctc_loss(recordings):
 
 def test_connected_digits_are_deterministic_and_match_their_recordings(recordings):
     parts = split(recordings)
-    data = sk.data.audio.Utterances(parts["test"], count=50, seed=7)
-    again = sk.data.audio.Utterances(parts["test"], count=50, seed=7)
+    data = sk.data.fsdd.Utterances(parts["test"], count=50, seed=7)
+    again = sk.data.fsdd.Utterances(parts["test"], count=50, seed=7)
     for i in range(50):
         audio, text, picks = data.utterance(i)
         audio2, text2, _ = again.utterance(i)
@@ -89,8 +90,8 @@ def test_connected_digits_are_deterministic_and_match_their_recordings(recording
 
 def test_speed_perturbation_changes_the_audio_of_training_utterances_only(recordings, data_root):
     parts = split(recordings)
-    plain = sk.data.audio.Utterances(parts["train"], count=30, seed=3)
-    fast = sk.data.audio.Utterances(parts["train"], count=30, seed=3, speed=0.1)
+    plain = sk.data.fsdd.Utterances(parts["train"], count=30, seed=3)
+    fast = sk.data.fsdd.Utterances(parts["train"], count=30, seed=3, speed=0.1)
     for i in range(30):
         (_, text, picks), (audio2, text2, picks2) = plain.utterance(i), fast.utterance(i)
         assert text == text2 and picks == picks2 and plain.plan(i)[1] == fast.plan(i)[1]  # same words and pauses
@@ -99,7 +100,7 @@ def test_speed_perturbation_changes_the_audio_of_training_utterances_only(record
         first = sk.data.audio.speed_perturb(parts["train"][picks[0]].audio, factors[0])
         assert np.array_equal(audio2[: len(first)], first)  # each recording is played at its own speed
         assert abs(len(first) - len(parts["train"][picks[0]].audio) / factors[0]) <= 1
-    again = sk.data.audio.Utterances(parts["train"], count=30, seed=3, speed=0.1)
+    again = sk.data.fsdd.Utterances(parts["train"], count=30, seed=3, speed=0.1)
     assert np.array_equal(fast.utterance(5)[0], again.utterance(5)[0])  # deterministic
     # A 500 Hz tone played 1.1 times faster is a 550 Hz tone.
     tone = np.sin(2 * np.pi * 500 * np.arange(8000) / 8000).astype(np.float32)
@@ -109,13 +110,13 @@ def test_speed_perturbation_changes_the_audio_of_training_utterances_only(record
     data = sk.SpeechData(data_root / "fsdd/recordings", speed_perturb=0.1, train_utterances=8, eval_utterances=8)
     assert data.splits["train"].speed == 0.1 and data.splits["val"].speed == data.splits["test"].speed == 0.0
     with pytest.raises(SeqkitError, match="data.speed_perturb must be in"):
-        sk.data.audio.Utterances(parts["train"], count=3, seed=3, speed=0.7)
+        sk.data.fsdd.Utterances(parts["train"], count=3, seed=3, speed=0.7)
 
 
 def test_noise_at_a_random_snr_is_added_to_training_utterances_only(recordings, data_root):
     parts = split(recordings)
-    plain = sk.data.audio.Utterances(parts["train"], count=20, seed=4, task="isolated")
-    noisy = sk.data.audio.Utterances(parts["train"], count=20, seed=4, task="isolated", snr=(10, 30))
+    plain = sk.data.fsdd.Utterances(parts["train"], count=20, seed=4, digits="isolated")
+    noisy = sk.data.fsdd.Utterances(parts["train"], count=20, seed=4, digits="isolated", snr=(10, 30))
     for i in range(20):
         clean, dirty = plain.utterance(i)[0].astype(np.float64), noisy.utterance(i)[0].astype(np.float64)
         snr = 10 * np.log10(np.mean(clean ** 2) / np.mean((dirty - clean) ** 2))
@@ -124,7 +125,7 @@ def test_noise_at_a_random_snr_is_added_to_training_utterances_only(recordings, 
     data = sk.SpeechData(data_root / "fsdd/recordings", noise_snr=[10, 30], train_utterances=8, eval_utterances=8)
     assert data.splits["train"].snr == (10, 30) and data.splits["val"].snr is None and data.splits["test"].snr is None
     with pytest.raises(SeqkitError, match=r"data.noise_snr must be \[low, high\]"):
-        sk.data.audio.Utterances(parts["train"], count=3, seed=3, snr=(30, 10))
+        sk.data.fsdd.Utterances(parts["train"], count=3, seed=3, snr=(30, 10))
 
 
 def test_utterance_normalisation_keeps_the_spectral_shape_that_band_normalisation_removes(recordings):
@@ -197,7 +198,7 @@ def test_random_filter_is_removed_by_band_norm_and_seen_by_the_utterance_view(re
 def test_equalizing_a_speaker_takes_a_microphone_colour_out(recordings):
     from dataclasses import replace
 
-    from seqkit.data.audio import equalize, equalize_speakers
+    from seqkit.data.equalize import equalize, equalize_speakers
 
     mine = [r for r in recordings if r.speaker == "george" and r.index < 10]
     frequency = np.linspace(0, 1, 129)  # 0 to 4 kHz
@@ -216,7 +217,7 @@ def test_equalizing_a_speaker_takes_a_microphone_colour_out(recordings):
 
 
 def test_equalized_data_gives_every_speaker_the_training_speakers_average_spectrum(data_root):
-    from seqkit.data.audio import average_spectrum
+    from seqkit.data.equalize import average_spectrum
 
     def colours(data):  # each speaker's average spectrum against the reference, in 250 Hz bands (dB)
         found = {}
@@ -299,7 +300,7 @@ def test_choose_scores_each_choice_over_all_its_alignments():
 
 def test_lexicon_beam_spells_only_its_words_and_repairs_a_misspelling():
     from seqkit.blocks.ctc import Lexicon
-    from seqkit.data.text import CharTokenizer, WordTokenizer
+    from seqkit.data.tokenizers import CharTokenizer, WordTokenizer
 
     tokenizer = CharTokenizer.fit(DIGITS)  # " efghinorstuvwxz"
     lexicon = Lexicon.of(DIGITS, tokenizer)
@@ -429,7 +430,7 @@ def test_warp_perturbation_moves_each_training_utterance_by_its_own_factor(recor
 def test_warp_auto_takes_the_factor_the_model_is_most_confident_under(asr_run, data_root):
     from seqkit.checkpoint import load_model
     from seqkit.data.audio import read_audio
-    from seqkit.predict import WARPS, choose_warp
+    from seqkit.speech.warp import WARPS, choose_warp
 
     wavs = [data_root / f"fsdd/recordings/{n}.wav" for n in ("3_lucas_1", "7_lucas_2", "0_lucas_4")]
     code, out, err = run_cli("transcribe", asr_run, *wavs, "--json", "--warp", "auto")
@@ -470,10 +471,10 @@ def eager_checkpoint(asr_run, tmp_path_factory) -> Path:
 
 
 def test_self_training_fits_the_model_to_its_own_transcripts_of_a_new_voice(eager_checkpoint, data_root):
-    from seqkit.adapt import confident_transcripts, self_train
     from seqkit.checkpoint import load_model
     from seqkit.data.audio import batched, read_audio, speech_batch
-    from seqkit.data.text import tokenizer_from_data
+    from seqkit.data.tokenizers import tokenizer_from_data
+    from seqkit.speech.adapt import confident_transcripts, self_train
 
     waves = [read_audio(data_root / f"fsdd/recordings/{d}_lucas_{i}.wav") for d in (3, 7, 0) for i in (1, 2)]
     model, info = load_model(eager_checkpoint)
@@ -629,7 +630,8 @@ def test_transcribe_with_choices_picks_the_most_likely_of_them(asr_run, data_roo
 
 
 def test_transcribe_equalizes_files_as_the_model_was_trained(asr_run, data_root, tmp_path):
-    from seqkit.data.audio import average_spectrum, read_audio
+    from seqkit.data.audio import read_audio
+    from seqkit.data.equalize import average_spectrum
 
     wavs = [data_root / f"fsdd/recordings/{n}.wav" for n in ("3_lucas_1", "7_lucas_2", "0_lucas_4")]
     checkpoint = torch.load(asr_run / "checkpoints/best.ckpt", weights_only=True)
@@ -683,7 +685,7 @@ def test_sentencepiece_units_are_trained_on_training_transcripts_only(data_root)
 
 
 def test_words_units_make_the_ten_digits_the_classes(data_root):
-    data = sk.SpeechData(data_root / "fsdd/recordings", task="isolated", units="words", train_utterances=8,
+    data = sk.SpeechData(data_root / "fsdd/recordings", digits="isolated", units="words", train_utterances=8,
                          eval_utterances=8)
     assert data.tokenizer.words == sorted(DIGITS) and data.dims["vocab_size"] == 10
     assert data.tokenizer.decode(data.tokenizer.encode("three one")) == "three one"

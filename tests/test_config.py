@@ -77,6 +77,6 @@ def test_broken_or_missing_overlay_file(tmp_path):
 def test_every_config_loads_and_builds(recipe, overlay):
     cfg = load_config(recipe, [overlay] if overlay else [])
     assert OmegaConf.select(cfg, "trainer.max_epochs") is not None
-    if cfg.task == "ltsf":
+    if cfg.model.head.name == "forecast":
         model = build_model(cfg.model, in_dim=7, channels=7, seq_len=cfg.data.seq_len, pred_len=cfg.data.pred_len)
         assert model.head.pred_len == cfg.data.pred_len

@@ -14,7 +14,7 @@ import torch
 
 import seqkit as sk
 from seqkit import export as export_module
-from seqkit.export import _TokenStep
+from seqkit.export.plans import TokenStep
 from tests.conftest import ROOT
 
 SMALL = {  # debug runs of each recipe, small enough to train and export in seconds
@@ -83,7 +83,7 @@ def test_a_users_own_recording_and_csv(runs, cli, tmp_path, data_root, etth1):
 def test_language_model_step_carries_the_state_like_one_long_call(runs):
     model, _ = sk.load_model(runs["lm"])
     stateful = model.backend.stateful
-    step = _TokenStep(model)
+    step = TokenStep(model)
     tokens = torch.randint(0, model.head.out_dim, (2, 30))
     layers, hidden = len(model.backend.forward_layers), model.backend.out_dim
     zeros = (torch.zeros(layers, 2, hidden), torch.zeros(layers, 2, hidden))

@@ -13,10 +13,10 @@ import torch
 
 import seqkit as sk
 from seqkit.blocks.ctc import prefix_beam_search
-from seqkit.data.text import CharTokenizer
+from seqkit.data.tokenizers import CharTokenizer
 from seqkit.errors import SeqkitError
-from seqkit.fusion import LanguageModelScorer
 from seqkit.model import build_model
+from seqkit.speech.fusion import LanguageModelScorer
 
 from .test_ltsf import run_cli
 

@@ -12,7 +12,8 @@ import torch
 import seqkit as sk
 from seqkit.blocks import build
 from seqkit.blocks.softmax import Softmax, TokenScores
-from seqkit.data.text import CharTokenizer, PieceTokenizer, Streams, TextData, read_text
+from seqkit.data.text import Streams, TextData, read_text
+from seqkit.data.tokenizers import CharTokenizer, PieceTokenizer
 from seqkit.errors import SeqkitError
 from seqkit.model import build_model
 from seqkit.sampling import generate, sample, top_k_filter

@@ -26,7 +26,7 @@ def batches(data_root):
     series = sk.SeriesData(data_root / "ETT-small/ETTh1.csv", seq_len=96, pred_len=24, batch_size=4)
     speech = sk.SpeechData(data_root / "fsdd/recordings", batch_size=4, train_utterances=8, eval_utterances=8,
                            max_digits=2)
-    words = sk.SpeechData(data_root / "fsdd/recordings", task="isolated", units="words", batch_size=4)
+    words = sk.SpeechData(data_root / "fsdd/recordings", digits="isolated", units="words", batch_size=4)
     text = sk.TextData(data_root / "tinyshakespeare/input.txt", batch_size=4, bptt=16)
     return {
         "series": (series.dims, series.splits["train"].__getitems__([0, 100, 200, 300])),

@@ -27,7 +27,7 @@ def test_forecasting_from_plain_tensors_with_validation_and_a_round_trip(data_ro
     scores = model.evaluate((val["inputs"], val["targets"]))
     assert set(scores) == {"mse", "mae"} and scores["mse"] < 1.5
     path = model.save(tmp_path / "m.ckpt")
-    again = sk.load(path)
+    again = sk.Sequential.load(path)
     assert torch.equal(again.predict(val["inputs"][:4]), model.predict(val["inputs"][:4]))
     restored, info = sk.load_model(path)  # the same checkpoint format as the recipes'
     assert torch.equal(restored(val["inputs"][:4])[0], model.predict(val["inputs"][:4]))
@@ -45,7 +45,7 @@ def test_speech_recognition_from_a_data_module(data_root, tmp_path):
     batch = next(iter(data.test_dataloader()))
     log_probs = model.predict(batch)
     assert log_probs.shape[0] == 8 and log_probs.shape[-1] == data.tokenizer.vocab_size + 1
-    again = sk.load(model.save(tmp_path / "asr.ckpt"))
+    again = sk.Sequential.load(model.save(tmp_path / "asr.ckpt"))
     assert torch.equal(again.predict(batch), log_probs)
     assert again.info["tokenizer"] == data.tokenizer.to_data()  # the tokenizer travels too
 
@@ -58,7 +58,7 @@ def test_language_model_from_a_data_module(data_root, tmp_path):
     assert history.epochs[0]["train/loss"] < 4.5
     scores = model.evaluate(data)
     assert set(scores) == {"loss", "bpc", "perplexity"}
-    again = sk.load(model.save(tmp_path / "lm.ckpt"))
+    again = sk.Sequential.load(model.save(tmp_path / "lm.ckpt"))
     text = "".join(sk.generate(again.model, data.tokenizer, "ROMEO:", 20, temperature=0.0))
     assert text == "".join(sk.generate(model.model, data.tokenizer, "ROMEO:", 20, temperature=0.0))
 
@@ -76,7 +76,7 @@ def test_mistakes_are_one_line_errors():
 
 
 def test_classification_from_tensors_of_real_recordings(data_root):
-    from seqkit.data.audio import DIGITS, read_fsdd
+    from seqkit.data.fsdd import DIGITS, read_fsdd
 
     recordings = [r for r in read_fsdd(data_root / "fsdd/recordings") if r.index < 2]  # every digit and speaker
     inputs = torch.zeros(len(recordings), 6000, 1)

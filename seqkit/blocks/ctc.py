@@ -111,7 +111,7 @@ def prefix_beam_search(log_probs: np.ndarray, beam: int = 8, prune: float = -12.
         log_probs: (T, V) log-probabilities, class 0 the blank.
         beam: prefixes kept after each frame.
         prune: skip labels whose log-probability at a frame is below this (never the blank).
-        scorer: optional language model (`seqkit.fusion.LanguageModelScorer`): its weighted
+        scorer: optional language model (`seqkit.speech.fusion.LanguageModelScorer`): its weighted
             log-probability is added each time a prefix grows by a label, and its end-of-utterance
             score to each final hypothesis (shallow fusion).
         lexicon: optional `Lexicon`: prefixes only grow into its words, and the result is the best
@@ -244,7 +244,7 @@ class CTC(nn.Module):
 
     def metrics(self, tokenizer=None, **info) -> MetricCollection:
         """Word and character error rates of greedy and beam decoding."""
-        from seqkit.data.text import tokenizer_from_data
+        from seqkit.data.tokenizers import tokenizer_from_data
 
         metrics = MetricCollection({"wer": WordErrorRate(), "cer": CharErrorRate(),
                                     "wer_beam": WordErrorRate(), "cer_beam": CharErrorRate()})

@@ -1,14 +1,12 @@
-"""Data modules by task name: a config's ``data`` section holds their constructor arguments."""
+"""Data modules: a config's ``data`` section holds their constructor arguments; a checkpoint
+records which one (``data_module``) so that ``seqkit eval`` rebuilds it."""
 
-from seqkit.data.audio import SpeechData
 from seqkit.data.root import data_root, locate
 from seqkit.data.series import SeriesData
+from seqkit.data.speech import SpeechData
 from seqkit.data.text import TextData
 
-DATAMODULES = {
-    "ltsf": SeriesData,
-    "asr": SpeechData,
-    "lm": TextData,
-}
+DATAMODULES = {"SeriesData": SeriesData, "SpeechData": SpeechData, "TextData": TextData}
+
 
 __all__ = ["DATAMODULES", "SeriesData", "SpeechData", "TextData", "data_root", "locate"]

@@ -23,6 +23,31 @@ HOURS_PER_MONTH = 30 * 24
 PROTOCOLS = ("auto", "ett_hour", "ett_minute", "custom")
 
 
+def file_line(path: Path, row: int) -> int:
+    """The line of the file `path` where data row `row` (0-based, as pandas reads them: blank lines
+    skipped, quoted fields may span lines) starts; for error messages.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "gaps.csv"
+        >>> _ = path.write_text("date,a\n2020-01-01,1\n\n2020-01-02,x\n")
+        >>> file_line(path, 1)
+        4
+    """
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        reader = csv.reader(file)
+        next(reader, None)  # the header
+        count, end = -1, reader.line_num
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # a blank line: pandas skips it
+            count += 1
+            if count == row:
+                return start
+    return row + 2
+
+
 def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarray, list[str]]:
     """Read a CSV with a ``date`` column and numeric columns; fail on the first bad value.
 
@@ -61,14 +86,15 @@ def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarr
                           f"one format and time zone, e.g. 2016-07-01 00:00:00") from None
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise SeqkitError(f"{path}: line {row + 2}, column date: {frame['date'].iloc[row]!r} is not a date in "
-                          f"the format of the first row ({frame['date'].iloc[0]!r})")
+        raise SeqkitError(f"{path}: line {file_line(path, row)}, column date: {frame['date'].iloc[row]!r} is not "
+                          f"a date in the format of the first row ({frame['date'].iloc[0]!r})")
     stamps = pd.DatetimeIndex(dates).asi8
     step = np.flatnonzero(np.diff(stamps) <= 0)
     if step.size:  # windows cut across unordered or repeated rows would mix up time
         row = int(step[0]) + 1
         how = "repeats the date of" if stamps[row] == stamps[row - 1] else "is earlier than"
-        raise SeqkitError(f"{path}: line {row + 2}, column date: {frame['date'].iloc[row]!r} {how} line {row + 1} "
+        raise SeqkitError(f"{path}: line {file_line(path, row)}, column date: {frame['date'].iloc[row]!r} {how} line "
+                          f"{file_line(path, row - 1)} "
                           f"({frame['date'].iloc[row - 1]!r}); sort the rows by date and drop repeated dates")
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for j, column in enumerate(columns):
@@ -79,7 +105,7 @@ def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarr
             bad = ~np.isfinite(numbers)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise SeqkitError(f"{path}: line {row + 2}, column {column}: {frame[column].iloc[row]!r} "
+            raise SeqkitError(f"{path}: line {file_line(path, row)}, column {column}: {frame[column].iloc[row]!r} "
                               f"is not a finite number; fill or drop that row")
         values[:, j] = numbers
     return dates, values, columns
@@ -203,7 +229,7 @@ class SeriesData(ResumableData, L.LightningDataModule):
     @property
     def info(self) -> dict:
         """What inference needs besides the weights, as plain data for the checkpoint."""
-        return {"columns": list(self.columns), "seq_len": self.seq_len,
+        return {"data_module": "SeriesData", "columns": list(self.columns), "seq_len": self.seq_len,
                 "scaler": {"mean": self.mean.tolist(), "std": self.std.tolist()}}
 
     def _loader(self, split: str, shuffle: bool = False, drop_last: bool = False) -> DataLoader:

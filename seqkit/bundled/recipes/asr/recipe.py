@@ -46,9 +46,8 @@ def main(cfg) -> dict:
         model.head.fuse(scorer)
         model.head.constrain(lexicon)
         for split, loader in (("val", data.val_dataloader()), ("test", data.test_dataloader())):
-            scores = trainer.test(task, dataloaders=loader, ckpt_path=None if suffix else "best", verbose=False)[0]
-            results[split + suffix] = {k.removeprefix("test/"): float(v) for k, v in scores.items()
-                                       if not suffix or "beam" in k}
+            scores = sk.run_test(trainer, task, dataloaders=loader, ckpt_path=None if suffix else "best")
+            results[split + suffix] = {k: v for k, v in scores.items() if not suffix or "beam" in k}
     model.head.fuse(None)
     model.head.constrain(None)
 
@@ -80,7 +79,7 @@ def main(cfg) -> dict:
         "fit_seconds": round(fit_seconds, 1),
         "train_audio_seconds_per_second": round(audio_seconds / fit_seconds, 1),
         "history": epochs,
-        "data": {"task": cfg.data.task, "test_speakers": list(cfg.data.test_speakers),
+        "data": {"digits": cfg.data.digits, "test_speakers": list(cfg.data.test_speakers),
                  "utterances": {k: len(v) for k, v in data.splits.items()}},
         "seed": cfg.seed,
     }

@@ -40,8 +40,7 @@ def main(cfg) -> dict:
     fit_seconds = time.perf_counter() - start
 
     # Exact validation scores of the best checkpoint: nats per token, bits per character, perplexity.
-    scores = trainer.test(task, dataloaders=data.val_dataloader(), ckpt_path="best", verbose=False)[0]
-    val = {k.removeprefix("test/"): float(v) for k, v in scores.items()}
+    val = sk.run_test(trainer, task, dataloaders=data.val_dataloader(), ckpt_path="best")
 
     # Text from the best model, and the loss curves.
     sample = prompt + "".join(sk.generate(model.cpu(), data.tokenizer, prompt, **settings))

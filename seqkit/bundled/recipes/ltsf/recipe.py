@@ -33,8 +33,7 @@ def main(cfg) -> dict:
     fit_seconds = time.perf_counter() - start
 
     # Test every window with the best checkpoint restored.
-    scores = trainer.test(task, datamodule=data, ckpt_path="best", verbose=False)[0]
-    test = {k.removeprefix("test/"): float(v) for k, v in scores.items()}
+    test = sk.run_test(trainer, task, datamodule=data, ckpt_path="best")
 
     # Plot a few test windows on the original scale.
     windows = data.splits["test"]

@@ -4,7 +4,7 @@ Self-training, in rounds: the model transcribes the new speaker's utterances (be
 a lexicon and with a language model if given), keeps the ones it is most sure of and is
 fine-tuned on them with its own transcripts as targets, with its training augmentation on; the
 next round transcribes again with the better model. Before the first round the spectrum can be
-warped to suit the voice (`seqkit.predict.choose_warp`). No transcript of the speaker is used.
+warped to suit the voice (`seqkit.speech.warp.choose_warp`). No transcript of the speaker is used.
 An ensemble (`seqkit.Ensemble`) transcribes as one model and each of its members is fine-tuned
 on its transcripts: every member learns from the ensemble's better labels.
 """
@@ -19,7 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seqkit.checkpoint import load_model, resolve, save_model
+from seqkit.data.audio import batched, speech_batch
+from seqkit.data.tokenizers import tokenizer_from_data
 from seqkit.errors import SeqkitError
+from seqkit.model import Ensemble, describe, head_name, members_of
+from seqkit.speech.beam import check_beam, set_beam_search
+from seqkit.speech.transcribe import read_recordings
+from seqkit.speech.warp import best_unit_log_probs, set_warp
+from seqkit.task import Task
+from seqkit.training import make_trainer
 
 log = logging.getLogger("seqkit")
 
@@ -31,9 +40,7 @@ def confident_transcripts(model, tokenizer, batches: list[tuple[list[int], torch
                           count: int, beam: int) -> tuple[list[str], list[float]]:
     """Transcripts of `count` utterances (beam search with whatever the head's lexicon and LM are)
     and the model's confidence in each: the mean log-probability of the best unit per frame
-    (`seqkit.predict.best_unit_log_probs`)."""
-    from seqkit.predict import best_unit_log_probs
-
+    (`seqkit.speech.warp.best_unit_log_probs`)."""
     model.eval()
     texts, confidence = [""] * count, [-np.inf] * count
     device = next(model.parameters()).device
@@ -70,13 +77,8 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
             at its own most confident factor made the ensemble worse (README, Results, ASR).
         seed: seeds the batch order and the augmentation.
     """
-    from seqkit.data.audio import batched, speech_batch
-    from seqkit.ensemble import Ensemble, members_of
-    from seqkit.predict import set_warp
-
-    if not hasattr(model.head, "decode") or not hasattr(model.head, "constrain"):
-        raise SeqkitError("adapt fine-tunes a CTC speech model (recipes/asr); this checkpoint's head is "
-                          f"{type(model.head).__name__}")
+    if head_name(model) != "ctc":
+        raise SeqkitError(f"adapt fine-tunes a speech recogniser (a ctc head); this model is {describe(model)}")
     if rounds < 1 or epochs < 1 or not 0 < keep <= 1 or lr <= 0:
         raise SeqkitError(f"adapt needs rounds >= 1, epochs >= 1, 0 < keep <= 1 and lr > 0, got rounds={rounds}, "
                           f"epochs={epochs}, keep={keep}, lr={lr}")
@@ -115,9 +117,6 @@ def self_train(model, tokenizer, waves: list[np.ndarray], trainer: dict, rounds:
 
 def _fine_tune(model, loader, lr: float, settings: dict) -> None:
     """Fine-tune `model` on `loader`'s batches through Lightning, its training augmentation on."""
-    from seqkit.task import Task
-    from seqkit.training import make_trainer
-
     task = Task(model, optimizer="adamw", lr=lr, weight_decay=0.01, schedule="constant")
     lightning_log = logging.getLogger("lightning.pytorch")
     level, lightning_log.level = lightning_log.level, logging.WARNING  # no device banner every round
@@ -140,45 +139,25 @@ def adapt(checkpoint: str | Path, files: list[str | Path], out: str | Path, lexi
     `self_train`'s. `out` keeps the chosen warp (``seqkit transcribe`` applies it) and an
     ``adapted`` record; it must not exist yet.
     """
-    import lightning
-
-    from seqkit.checkpoint import load_model, resolve, save_file
-    from seqkit.data.audio import read_audio
-    from seqkit.data.text import tokenizer_from_data
-    from seqkit.predict import _equalized, _set_beam_search
-
     out = Path(out)
     if out.exists():
         raise SeqkitError(f"{out} exists: give adapt a new --out (nothing was overwritten)")
     source = resolve(checkpoint)
     model, info = load_model(source)
-    if info.get("recipe") != "asr":
-        raise SeqkitError(f"{checkpoint} is a {info.get('recipe')} checkpoint; adapt fine-tunes a speech "
-                          f"recogniser (recipes/asr)")
+    if head_name(model) != "ctc":
+        raise SeqkitError(f"{checkpoint} is {describe(model)}; adapt fine-tunes a speech recogniser (a ctc head)")
     tokenizer = tokenizer_from_data(info["tokenizer"])
     if lexicon == "config":
         lexicon = (info["config"].get("decode") or {}).get("lexicon")
-    beam = options.get("beam", 8)
-    if (lexicon is not None or lm is not None) and beam <= 1:
-        raise SeqkitError("a lexicon or a language model works in the beam search: give --beam 2 or more (or "
-                          "--lexicon none without --lm)")
-    _set_beam_search(model.head, tokenizer, list(lexicon) if lexicon is not None else None, lm, lm_weight)
-    audio, bad = {}, []
-    for k, f in enumerate(files):
-        try:
-            audio[k] = read_audio(Path(f), info["sample_rate"])
-        except SeqkitError as err:
-            bad.append(str(err))
+    check_beam(options.get("beam", 8), lm, lexicon, more=" (or --lexicon none without --lm)")
+    set_beam_search(model.head, tokenizer, list(lexicon) if lexicon is not None else None, lm, lm_weight)
+    audio, bad = read_recordings(files, info)
     if bad:
-        raise SeqkitError(f"adapt: {len(bad)} of {len(files)} files cannot be read, first {bad[0]}; remove or "
-                          f"fix them (nothing was written)")
-    if "equalize_reference" in info:
-        audio = _equalized(audio, np.asarray(info["equalize_reference"]), together=True)
+        raise SeqkitError(f"adapt: {len(bad)} of {len(files)} files cannot be read, first {next(iter(bad.values()))}; "
+                          f"remove or fix them (nothing was written)")
     trainer = {k: v for k, v in info["config"]["trainer"].items() if k in KEPT_TRAINER}
     report = self_train(model, tokenizer, [audio[k] for k in range(len(files))], trainer, **options)
     report["from"] = source.name if source.parent.name != "checkpoints" else source.parent.parent.name
     report["lexicon"], report["lm"] = lexicon is not None, lm is not None
-    save_file({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
-               "seqkit": {**info, "warp": report["warp"], "adapted": report},
-               "pytorch-lightning_version": lightning.__version__}, out)
+    save_model(model, {**info, "warp": report["warp"], "adapted": report}, out)
     return report

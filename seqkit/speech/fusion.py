@@ -9,7 +9,7 @@ import torch
 
 from seqkit.blocks.softmax import Softmax
 from seqkit.errors import SeqkitError
-from seqkit.model import SeqModel
+from seqkit.model import SeqModel, describe
 
 
 class LanguageModelScorer:
@@ -51,11 +51,11 @@ class LanguageModelScorer:
     @classmethod
     def from_checkpoint(cls, path: str | Path, units: list[str], weight: float = 0.3) -> LanguageModelScorer:
         from seqkit.checkpoint import load_model, resolve
-        from seqkit.data.text import tokenizer_from_data
+        from seqkit.data.tokenizers import tokenizer_from_data
 
         model, info = load_model(resolve(path))
         if "tokenizer" not in info or not isinstance(model.head, Softmax):
-            raise SeqkitError(f"{path} is a {info.get('recipe')} checkpoint, not a language model")
+            raise SeqkitError(f"{path} is {describe(model)}, not a language model")
         return cls(model, tokenizer_from_data(info["tokenizer"]), units, weight)
 
     def reset(self) -> None:

@@ -1,0 +1,182 @@
+"""Tokenizers: characters, words or sentencepiece pieces, stored in checkpoints as plain data."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable
+
+import sentencepiece as spm
+
+from seqkit.errors import SeqkitError
+
+log = logging.getLogger("seqkit")
+
+
+class CharTokenizer:
+    """One unit per character of a fixed alphabet.
+
+    Args:
+        chars: the alphabet, in id order.
+
+    Example:
+        >>> tok = CharTokenizer.fit(["one two", "three"])
+        >>> tok.decode(tok.encode("two one"))
+        'two one'
+    """
+
+    kind = "chars"
+
+    def __init__(self, chars: Iterable[str]):
+        self.chars = list(chars)
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def fit(cls, texts: Iterable[str]) -> CharTokenizer:
+        return cls(sorted(set("".join(texts))))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self.index[c] for c in text]
+        except KeyError as err:
+            raise SeqkitError(f"character {err.args[0]!r} is not in the model's alphabet "
+                              f"({''.join(self.chars)!r})") from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+    def encode_spans(self, text: str) -> tuple[list[int], list[int]]:
+        """Ids and, for each, how many characters of `text` it stands for (always 1 here)."""
+        ids = self.encode(text)
+        return ids, [1] * len(ids)
+
+    def to_data(self) -> dict:
+        return {"kind": self.kind, "chars": self.chars}
+
+
+class WordTokenizer:
+    """One unit per word (split on whitespace) of a fixed vocabulary: a closed set of words, such
+    as the ten digits, becomes ten units, for CTC over words or for classifying one word.
+
+    Args:
+        words: the vocabulary, in id order.
+
+    Example:
+        >>> tok = WordTokenizer.fit(["one two", "three one"])
+        >>> tok.encode("two one"), tok.decode([2, 0])
+        ([2, 0], 'two one')
+    """
+
+    kind = "words"
+
+    def __init__(self, words: Iterable[str]):
+        self.words = list(words)
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    @classmethod
+    def fit(cls, texts: Iterable[str]) -> WordTokenizer:
+        return cls(sorted({w for text in texts for w in text.split()}))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self.index[w] for w in text.split()]
+        except KeyError as err:
+            raise SeqkitError(f"word {err.args[0]!r} is not in the model's vocabulary "
+                              f"({' '.join(self.words[:20])}{' ...' if len(self.words) > 20 else ''})") from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return " ".join(self.words[i] for i in ids)
+
+    def to_data(self) -> dict:
+        return {"kind": self.kind, "words": self.words}
+
+
+class PieceTokenizer:
+    """Sentencepiece units (unigram or BPE), trained on the given texts only.
+
+    Args:
+        model: a serialised sentencepiece model.
+    """
+
+    kind = "sentencepiece"
+
+    def __init__(self, model: bytes):
+        self.model = bytes(model)
+        self.processor = spm.SentencePieceProcessor(model_proto=self.model)
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], vocab_size: int, model_type: str = "unigram",
+            exact: bool = False) -> PieceTokenizer:
+        """Train on `texts`. ``exact`` keeps the text as it is (no normalisation, every space and
+        newline kept), so that decoding gives the original text back character for character."""
+        if model_type not in ("unigram", "bpe"):
+            raise SeqkitError(f"sentencepiece model_type must be unigram or bpe, got {model_type!r}")
+        buffer = io.BytesIO()
+        verbatim = {"normalization_rule_name": "identity", "remove_extra_whitespaces": False,
+                    "add_dummy_prefix": False, "user_defined_symbols": ["\n"],
+                    "allow_whitespace_only_pieces": True} if exact else {}
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(list(texts)), model_writer=buffer, vocab_size=vocab_size,
+                model_type=model_type, character_coverage=1.0, hard_vocab_limit=False,
+                bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2, num_threads=1, **verbatim,
+            )
+        except RuntimeError as err:
+            raise SeqkitError(f"sentencepiece training failed: {' '.join(str(err).split())[:200]}") from None
+        return cls(buffer.getvalue())
+
+    @property
+    def vocab_size(self) -> int:
+        return self.processor.get_piece_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self.processor.encode(text)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.processor.decode(list(ids))
+
+    def encode_spans(self, text: str) -> tuple[list[int], list[int]]:
+        """Ids and, for each, how many characters of `text` it stands for (an unknown piece too).
+
+        Exact for a tokenizer fit with ``exact=True``: there a piece's surface is the piece itself
+        (``▁`` for a space), and sentencepiece merges a run of unknown characters into one unknown
+        piece, which ends where the next piece's surface starts.
+        """
+        ids = self.encode(text)
+        surfaces = [self.processor.id_to_piece(i).replace("\u2581", " ") for i in ids]
+        unknown = self.processor.unk_id()
+        spans, at = [], 0
+        for k, i in enumerate(ids):
+            if i == unknown:
+                following = next((surfaces[j] for j in range(k + 1, len(ids)) if ids[j] != unknown), None)
+                end = text.find(following, at + 1) if following else -1
+                spans.append((end if end > at else len(text)) - at)
+            else:
+                spans.append(len(surfaces[k]))
+            at += spans[-1]
+        return ids, spans
+
+    def to_data(self) -> dict:
+        return {"kind": self.kind, "model": self.model}
+
+
+def unit_texts(tokenizer) -> list[str]:
+    """Each unit of `tokenizer` as text, by id (a CTC head's classes, a language model's units)."""
+    return [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+
+
+def tokenizer_from_data(data: dict) -> CharTokenizer | PieceTokenizer:
+    """Rebuild a tokenizer from what `to_data` stored in a checkpoint."""
+    if data["kind"] == "chars":
+        return CharTokenizer(data["chars"])
+    if data["kind"] == "words":
+        return WordTokenizer(data["words"])
+    return PieceTokenizer(data["model"])

@@ -1,0 +1,142 @@
+"""``seqkit transcribe``: audio files to text with a speech checkpoint (a CTC recogniser, or a word
+classifier's one word per file)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqkit.checkpoint import load_model, resolve
+from seqkit.data.audio import batched, read_audio
+from seqkit.data.equalize import equalize_waves
+from seqkit.data.tokenizers import tokenizer_from_data
+from seqkit.errors import SeqkitError
+from seqkit.model import describe, head_name
+from seqkit.speech.beam import check_beam, set_beam_search
+from seqkit.speech.warp import parse_warp, set_warp
+
+SPEECH_HEADS = ("ctc", "classify")  # the heads of models that hear audio and give words
+
+
+def check_speech(model, target) -> str:
+    """The head name of a speech model (ctc or classify); a one-line error for any other model."""
+    name = head_name(model)
+    if name not in SPEECH_HEADS:
+        raise SeqkitError(f"{target} is {describe(model)}, not a speech model (a ctc or classify head)")
+    return name
+
+
+def read_recordings(files: list, info: dict, together: bool = True) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+    """The audio of `files` as the checkpoint `info` hears it: mono at its sample rate and, for a
+    model trained with ``data.equalize``, filtered to its training speakers' average spectrum (the
+    files' own average from all of them ``together``, or from each alone). Returns the waves and the
+    one-line errors of the files that cannot be read, each by the file's position in `files`."""
+    audio, errors = {}, {}
+    for k, f in enumerate(files):
+        try:
+            audio[k] = read_audio(Path(f), info["sample_rate"])
+        except SeqkitError as err:
+            errors[k] = str(err)
+    if "equalize_reference" in info:
+        audio = equalize_waves(audio, np.asarray(info["equalize_reference"]), together=together)
+    return audio, errors
+
+
+def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
+               batch_size: int = 32, lm: str | Path | None = None, lm_weight: float = 0.3,
+               choices: list[str] | None = None, equalize: str = "together",
+               lexicon: list[str] | None = None, warp: float | str | None = None) -> list[dict]:
+    """Transcribe audio files of any sample rate and channel count with a speech checkpoint.
+
+    Returns one ``{"file", "text"}`` or ``{"file", "error"}`` per file, in order: a file that
+    cannot be read gets its one-line error and the others are still transcribed. With `lm` (a
+    language-model checkpoint over the same units), the beam search fuses its scores; with
+    `lexicon` (words), it spells only those words (`seqkit.Lexicon`). With
+    `choices` (transcripts, such as the ten digit words), each file's text is the most likely of
+    them under the model (`seqkit.CTC.choose`), with its log-likelihood as ``"log_likelihood"``.
+    A word classifier (a classify head, as recipes/kws trains) gives each file its most probable
+    word (of `choices`, if given) and that word's ``"probability"``.
+    A model trained with ``data.equalize`` hears every file filtered to its training speakers'
+    average spectrum: the files' own average spectrum is estimated from all of them ``together``
+    (one speaker and microphone, the default) or from ``each`` file alone.
+    With `warp` (a factor, or ``"auto"``: the one `choose_warp` finds over all the files, which
+    should then be one speaker's), the spectrum's frequencies are warped before the mel bands and
+    every result says by how much (``"warp"``).
+    """
+    warp = parse_warp(warp)
+    model, info = load_model(resolve(checkpoint))
+    classify = check_speech(model, checkpoint) == "classify"  # one word per file, from the classes
+    if classify and (beam != 1 or lm is not None or lexicon is not None):
+        raise SeqkitError(f"{checkpoint} is a word classifier (kws): it takes no --beam, --lm or --lexicon")
+    if equalize not in ("together", "each"):
+        raise SeqkitError(f"--equalize must be together or each, got {equalize!r}")
+    tokenizer = tokenizer_from_data(info["tokenizer"])
+    check_beam(beam, lm, lexicon)
+    if not classify:
+        set_beam_search(model.head, tokenizer, lexicon, lm, lm_weight)
+    if choices is not None:
+        if lm is not None or beam > 1:
+            raise SeqkitError("--choices scores every choice over all its alignments: it takes no --beam or --lm")
+        choices, choice_ids = encoded_choices(choices, tokenizer, classify)
+
+    def label(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[dict]:
+        """What each row of a batch's model output says: text and, if any, its score."""
+        if classify:
+            return classes(log_probs, tokenizer, [c[0] for c in choice_ids] if choices is not None else None)
+        if choices is not None:
+            return [{"text": choices[pick], "log_likelihood": round(score, 4)} if score > -math.inf
+                    else {"error": "too short for any of the choices"}
+                    for pick, score in zip(*model.head.choose(log_probs, lengths, choice_ids))]
+        return [{"text": tokenizer.decode(units)} for units in model.head.decode(log_probs, lengths, beam)]
+
+    results: list[dict] = [{"file": str(f)} for f in files]
+    audio, errors = read_recordings(files, info, together=equalize == "together")
+    for k, error in errors.items():
+        results[k]["error"] = error
+    batches = batched(audio, batch_size)
+    set_warp(model, warp, (batch[1:] for batch in batches))
+    for ids, inputs, lengths in batches:
+        with torch.no_grad():
+            outputs = label(*model(inputs, lengths))
+        for k, output in zip(ids, outputs):
+            if warp is not None:
+                output["warp"] = model.frontend.warp
+            if "error" in output:
+                output["error"] = f"{files[k]}: {output['error']}"
+            results[k].update(output)
+    return results
+
+
+def classes(logits: torch.Tensor, tokenizer, allowed: list[int] | None = None) -> list[dict]:
+    """A word classifier's answer for each row of (B, classes) logits: the most probable class (of
+    `allowed`, if given) as text, and its probability.
+
+    Example:
+        >>> from seqkit.data.tokenizers import WordTokenizer
+        >>> classes(torch.tensor([[0.0, 2.0], [3.0, 0.0]]), WordTokenizer(["no", "yes"]), allowed=[1])
+        [{'text': 'yes', 'probability': 0.8808}, {'text': 'yes', 'probability': 0.0474}]
+    """
+    probs = logits.softmax(-1)
+    mask = torch.zeros(probs.shape[-1], dtype=torch.bool)
+    mask[allowed if allowed is not None else slice(None)] = True
+    best = probs.masked_fill(~mask, -1.0).argmax(-1).tolist()
+    return [{"text": tokenizer.decode([c]), "probability": round(float(probs[row, c]), 4)}
+            for row, c in enumerate(best)]
+
+
+def encoded_choices(choices: list[str], tokenizer, classify: bool) -> tuple[list[str], list[list[int]]]:
+    """`choices` with their spaces tidied, and their units; one-line errors for what cannot be one."""
+    choices = [" ".join(c.split()) for c in choices]
+    if not choices or not all(choices):
+        raise SeqkitError(f"--choices needs one or more non-empty transcripts, got {choices!r}")
+    try:
+        ids = [tokenizer.encode(c) for c in choices]
+    except SeqkitError as err:
+        raise SeqkitError(f"--choices: {err}") from None
+    if classify and any(len(c) != 1 for c in ids):
+        raise SeqkitError(f"--choices: a word classifier (kws) chooses among its words "
+                          f"({tokenizer.decode(range(tokenizer.vocab_size))}), one per choice")
+    return choices, ids
