@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -122,9 +123,7 @@ def new_recipe(dest: str | Path, frontend: str, backend: str, head: str, data: s
               f"# Run:   seqkit run {dest}            (add -c configs/debug.yaml for a quick check)\n"
               f"# Every value is explained in recipes/{base}/config.yaml; `seqkit blocks` lists the blocks.\n")
     (dest / "config.yaml").write_text(header + OmegaConf.to_yaml(cfg), encoding="utf-8")
-    code = (source / "recipe.py").read_text(encoding="utf-8")
-    (dest / "recipe.py").write_text(code.replace(f'create_run_dir(cfg, "{base}")',
-                                                 f'create_run_dir(cfg, "{dest.name}")'), encoding="utf-8")
+    shutil.copyfile(source / "recipe.py", dest / "recipe.py")  # it names its runs after its own folder
     (dest / "README.md").write_text(
         f"# {dest.name}: {frontend} -> {backend} -> {head}\n\n"
         f"Written by `{command}`, starting from the bundled `recipes/{base}` (its README explains the task,\n"

@@ -124,7 +124,7 @@ def cp(
     source = find_recipe(recipe)
     if dest.exists():
         raise SeqkitError(f"{dest} already exists; choose a new folder name")
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "runs"))
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "runs", "RESULTS.md"))
     print(f"copied {source} to {dest}; run it with: seqkit run {dest}")
 
 

@@ -24,7 +24,7 @@ PROTOCOLS = ("auto", "ett_hour", "ett_minute", "custom")
 
 
 def file_line(path: Path, row: int) -> int:
-    """The line of the file `path` where data row `row` (0-based, as pandas reads them: blank lines
+    r"""The line of the file `path` where data row `row` (0-based, as pandas reads them: blank lines
     skipped, quoted fields may span lines) starts; for error messages.
 
     Example:

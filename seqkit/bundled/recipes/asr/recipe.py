@@ -6,11 +6,14 @@ Run with ``seqkit run recipes/asr [key=value ...] [-c overlay.yaml]``; see READM
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
 
 import seqkit as sk
+
+RECIPE = Path(__file__).resolve().parent.name  # a copied recipe's runs and checkpoints carry its own name
 
 
 def main(cfg) -> dict:
@@ -21,8 +24,8 @@ def main(cfg) -> dict:
 
     # Model: input size, sample rate and vocabulary size are derived from the data.
     model = sk.build_model(cfg.model, **data.dims)
-    run_dir = sk.create_run_dir(cfg, "asr")
-    info = {"recipe": "asr", "config": sk.to_dict(cfg), "dims": data.dims, **data.info}
+    run_dir = sk.create_run_dir(cfg, RECIPE)
+    info = {"recipe": RECIPE, "config": sk.to_dict(cfg), "dims": data.dims, **data.info}
     task = sk.Task(model, **cfg.train, info=info)
 
     trainer = sk.make_trainer(cfg.trainer, run_dir)

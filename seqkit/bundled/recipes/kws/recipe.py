@@ -5,17 +5,21 @@ Made only of existing blocks and the speech data module. Run with ``seqkit run r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
 
 import seqkit as sk
+
+RECIPE = Path(__file__).resolve().parent.name  # a copied recipe's runs and checkpoints carry its own name
 
 
 def main(cfg) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = sk.SpeechData(**cfg.data)  # isolated recordings; the ten digit words are the classes
     model = sk.build_model(cfg.model, **data.dims)
-    run_dir = sk.create_run_dir(cfg, "kws")
-    task = sk.Task(model, **cfg.train, info={"recipe": "kws", "config": sk.to_dict(cfg), "dims": data.dims,
+    run_dir = sk.create_run_dir(cfg, RECIPE)
+    task = sk.Task(model, **cfg.train, info={"recipe": RECIPE, "config": sk.to_dict(cfg), "dims": data.dims,
                                              **data.info})
     trainer = sk.make_trainer(cfg.trainer, run_dir)
     trainer.fit(task, datamodule=data)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import lightning as L
 
 import seqkit as sk
+
+RECIPE = Path(__file__).resolve().parent.name  # a copied recipe's runs and checkpoints carry its own name
 
 
 def main(cfg) -> dict:
@@ -30,8 +33,8 @@ def main(cfg) -> dict:
 
     # Model: the vocabulary size comes from the tokenizer; the head ties its weights to the embedding.
     model = sk.build_model(cfg.model, **data.dims)
-    run_dir = sk.create_run_dir(cfg, "lm")
-    info = {"recipe": "lm", "config": sk.to_dict(cfg), "dims": data.dims, **data.info}
+    run_dir = sk.create_run_dir(cfg, RECIPE)
+    info = {"recipe": RECIPE, "config": sk.to_dict(cfg), "dims": data.dims, **data.info}
     task = sk.Task(model, **cfg.train, info=info)
 
     trainer = sk.make_trainer(cfg.trainer, run_dir)

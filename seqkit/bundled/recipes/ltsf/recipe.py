@@ -6,12 +6,15 @@ Run with ``seqkit run recipes/ltsf [key=value ...] [-c overlay.yaml]``; see READ
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
 
 import seqkit as sk
+
+RECIPE = Path(__file__).resolve().parent.name  # a copied recipe's runs and checkpoints carry its own name
 
 
 def main(cfg) -> dict:
@@ -22,8 +25,8 @@ def main(cfg) -> dict:
 
     # Model: every size between blocks is derived from the data and the blocks before.
     model = sk.build_model(cfg.model, **data.dims)
-    run_dir = sk.create_run_dir(cfg, "ltsf")
-    info = {"recipe": "ltsf", "config": sk.to_dict(cfg), "dims": data.dims, **data.info}
+    run_dir = sk.create_run_dir(cfg, RECIPE)
+    info = {"recipe": RECIPE, "config": sk.to_dict(cfg), "dims": data.dims, **data.info}
     task = sk.Task(model, **cfg.train, info=info)
 
     # Train with early stopping on the validation loss; checkpoints go to run_dir/checkpoints.
