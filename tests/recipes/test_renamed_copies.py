@@ -46,6 +46,9 @@ def test_a_renamed_speech_recogniser_transcribes_evaluates_adapts_ensembles_and_
     result = cli("adapt", tmp_path / "eager.ckpt", *wavs, "--out", tmp_path / "adapted.ckpt", "--rounds", "1",
                  "--epochs", "1", "--lexicon", "none", "--beam", "1", "--warp", "none")
     assert result.code == 0 and (tmp_path / "adapted.ckpt").is_file(), result.err
+    lines = result.out.splitlines()  # the result line alone: the progress bars are on stderr
+    assert len(lines) == 1 and lines[0].startswith(f"wrote {tmp_path / 'adapted.ckpt'}: 1 round(s) over 3 recordings")
+    assert "Epoch 0" in result.err
     result = cli("ensemble", run, tmp_path / "adapted.ckpt", "--out", tmp_path / "both.ckpt")
     assert result.code == 0 and result.out.strip().endswith("an ensemble of 2 my_asr models"), result.err
     assert cli("transcribe", tmp_path / "both.ckpt", wavs[0], "--beam", "4").code == 0
