@@ -15,7 +15,7 @@ class Classify(nn.Module):
     Dropout + Linear to the classes; cross-entropy, accuracy and a confusion matrix.
 
     The classes are the tokenizer's units, and each sequence's target is its single unit (a
-    spoken digit with ``data.task=isolated data.units=words``).
+    spoken digit with ``data.digits=isolated data.units=words``).
 
     Args:
         in_dim: size of the back-end's states (derived).
@@ -57,7 +57,7 @@ class Classify(nn.Module):
         """Each sequence's class: its one target unit."""
         lengths = batch.get("target_lengths")
         if lengths is not None and bool((lengths != 1).any()):
-            raise SeqkitError("the classify head needs exactly one unit per sequence: use data.task=isolated "
+            raise SeqkitError("the classify head needs exactly one unit per sequence: use data.digits=isolated "
                               "with data.units=words")
         return batch["targets"].reshape(len(batch["targets"]), -1)[:, 0]
 
