@@ -39,16 +39,17 @@ def bundled_overlays() -> dict[str, Path]:
 
 
 def find_overlay(name: str | Path) -> Path:
-    """An overlay file from a path, or the name of a bundled overlay (``debug`` or ``debug.yaml``).
+    """An overlay file from a path, or a bundled overlay by its name (``debug``, ``debug.yaml``, or
+    ``configs/debug.yaml`` where no such file is, as outside the repository).
 
     Example:
-        >>> find_overlay("debug").name, find_overlay("configs/debug.yaml").name
-        ('debug.yaml', 'debug.yaml')
+        >>> find_overlay("debug") == find_overlay("nowhere/../configs/debug.yaml") == OVERLAYS / "debug.yaml"
+        True
     """
     path = Path(name)
-    if path.is_file() or path.parent != Path("."):
-        return path  # a path: `load_config` names it if it is missing or broken
-    return bundled_overlays().get(path.stem if path.suffix == ".yaml" else str(name), path)
+    if path.exists() or Path(path.parent.name) not in (Path("."), Path("configs")):
+        return path  # a path of one's own: `load_config` names it if it is missing or broken
+    return bundled_overlays().get(path.stem if path.suffix == ".yaml" else path.name, path)
 
 
 def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iterable[str | Path] = (),

@@ -54,3 +54,15 @@ def test_an_installed_wheel_lists_and_runs_the_bundled_recipes(tmp_path, data_ro
     assert "test MSE" in result.stdout
     metrics = json.loads((outside / "run" / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["data"]["path"] == "ETT-small/ETTh1.csv"  # the debug overlay's one epoch
+
+    # A copied speech recipe, run with the overlay's repository path (bundled where no such file is),
+    # then transcription and export of its checkpoint.
+    assert run(seqkit, "cp", "asr", outside / "my_asr", cwd=outside).returncode == 0
+    result = run(seqkit, "run", outside / "my_asr", "-c", "configs/debug.yaml", f"run_dir={outside / 'speech'}",
+                 cwd=outside, env=environment)
+    assert result.returncode == 0, result.stderr[-2000:]
+    wav = data_root / "fsdd/recordings/3_lucas_1.wav"
+    result = run(seqkit, "transcribe", outside / "speech", wav, cwd=outside, env=environment)
+    assert result.returncode == 0 and result.stdout.startswith(f"{wav}\t"), result.stderr[-2000:]
+    result = run(seqkit, "export", outside / "speech", outside / "speech.onnx", cwd=outside, env=environment)
+    assert result.returncode == 0 and (outside / "speech.onnx").is_file(), result.stderr[-2000:]
