@@ -1,14 +1,20 @@
-"""Shared fixtures: the real data root (../shared/data), and the seqkit command run in-process."""
+"""Shared fixtures: the real data root (../shared/data), the seqkit command in-process, runs used by several files."""
 
 from __future__ import annotations
 
 import os
-import sys
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+from seqkit.data.fsdd import read_fsdd
+from seqkit.data.text import read_text
+from seqkit.data.tokenizers import CharTokenizer
+
+from helpers import ROOT, run_cli
+
 SHARED = ROOT.parent / "shared" / "data"
 
 
@@ -34,28 +40,10 @@ def etth1(data_root) -> Path:
     return data_root / "ETT-small" / "ETTh1.csv"
 
 
-class Result:
-    def __init__(self, code: int, out: str, err: str):
-        self.code, self.out, self.err = code, out, err
-
-
 @pytest.fixture
-def cli(capsys, monkeypatch):
-    """Run ``seqkit ARGS`` in this process through the real entry point; return code and output."""
-    from seqkit.cli import main
-
-    def invoke(*args: str) -> Result:
-        monkeypatch.setattr(sys, "argv", ["seqkit", *map(str, args)])
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return invoke
+def cli():
+    """Run ``seqkit ARGS`` in this process through the real entry point; return code and output (helpers.run_cli)."""
+    return run_cli
 
 
 @pytest.fixture
@@ -75,3 +63,88 @@ def server(tmp_path):
     yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Real data read once: FSDD's recordings, Tiny Shakespeare.
+
+@pytest.fixture(scope="session")
+def recordings(data_root):
+    return read_fsdd(data_root / "fsdd" / "recordings")
+
+
+@pytest.fixture(scope="session")
+def shakespeare(data_root) -> str:
+    return read_text(data_root / "tinyshakespeare" / "input.txt")
+
+
+@pytest.fixture(scope="session")
+def char_ids(shakespeare) -> tuple[CharTokenizer, list[int]]:
+    tokenizer = CharTokenizer.fit([shakespeare])
+    return tokenizer, tokenizer.encode(shakespeare[:20_000])
+
+
+# ---------------------------------------------------------------------------------------------
+# The speech recipe's smoke run (96 training utterances), and a model made from it that hears characters.
+
+@pytest.fixture(scope="session")
+def asr_run(tmp_path_factory, data_root) -> Path:
+    run_dir = tmp_path_factory.mktemp("asr") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQKIT_DATA", str(data_root))
+        code, out, err = run_cli("run", ROOT / "recipes/asr", "-c", ROOT / "configs/debug.yaml",
+                                    "data.train_utterances=96", "data.eval_utterances=32", f"run_dir={run_dir}")
+    assert code == 0, err
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def eager_checkpoint(asr_run, tmp_path_factory) -> Path:
+    """The smoke run's model with its blank made unlikely: the debug-sized model hears no words at
+    all, this one hears characters everywhere, which is what self-training needs to start from."""
+    checkpoint = torch.load(asr_run / "checkpoints/best.ckpt", weights_only=True)
+    checkpoint["state_dict"]["model.head.project.bias"][0] -= 10.0  # class 0 is the CTC blank
+    path = tmp_path_factory.mktemp("eager") / "eager.ckpt"
+    torch.save(checkpoint, path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs the input tests protect (their files are hashed before and after every failing command):
+# a tiny forecasting run and a tiny speech run.
+
+@pytest.fixture(scope="session")
+def ltsf_run(tmp_path_factory, data_root) -> Path:
+    """A forecasting run of 96 steps in, 24 out, one batch of each split: not the recipe's smoke run (debug_run)."""
+    run_dir = tmp_path_factory.mktemp("inputs") / "ltsf"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQKIT_DATA", str(data_root))
+        code, _, err = run_cli("run", ROOT / "recipes/ltsf", "-c", ROOT / "configs/debug.yaml", "data.seq_len=96",
+                                  "data.pred_len=24", "model.frontend.dim=16", "model.backend.hidden=16",
+                                  "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
+                                  "trainer.limit_test_batches=1", "trainer.enable_progress_bar=false",
+                                  f"run_dir={run_dir}")
+    assert code == 0, err
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_asr_run(tmp_path_factory, data_root) -> Path:
+    """A speech run trained on 24 recordings copied from FSDD (two digits of one speaker): not asr_run."""
+    base = tmp_path_factory.mktemp("inputs")
+    recordings = base / "recordings"
+    recordings.mkdir()
+    for digit in (0, 1):
+        for index in range(12):  # 0-4 test, 5-9 validation, 10-11 training
+            name = f"{digit}_george_{index}.wav"
+            shutil.copy(data_root / "fsdd" / "recordings" / name, recordings / name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQKIT_DATA", str(data_root))
+        code, _, err = run_cli("run", ROOT / "recipes/asr", "-c", ROOT / "configs/debug.yaml",
+                                  f"data.path={recordings}", "data.train_utterances=8", "data.eval_utterances=4",
+                                  "data.batch_size=4", "model.frontend.dim=16", "model.frontend.filters=4",
+                                  "model.backend.hidden=16", "model.backend.layers=1", "trainer.limit_train_batches=1",
+                                  "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+                                  "trainer.enable_progress_bar=false", f"run_dir={base / 'asr'}")
+    assert code == 0, err
+    return base / "asr"

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from seqkit.config import load_config
 from seqkit.errors import SeqkitError
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import ROOT
 
 
 @pytest.mark.parametrize("override, message", [
-    ("data.task=isolated", "data.task in the command-line overrides is now data.digits"),
+    ("data.digits=isolated", "data.task in the command-line overrides is now data.digits"),
     ("task=asr", "task in the command-line overrides is gone: remove it"),
 ])
 def test_an_old_setting_names_its_new_form(override, message):

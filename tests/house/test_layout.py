@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "seqkit"
+from helpers import ROOT
+
+PACKAGE = ROOT / "seqkit"
 SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if "bundled" not in p.parts)
 MAX_LINES = 300
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import ROOT
+
 DEBUG = ROOT / "configs/debug.yaml"
 WAVS = ("3_lucas_1", "7_george_2", "0_jackson_4")
 ONE_BATCH = ("trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1")
@@ -65,7 +66,7 @@ def test_a_renamed_word_classifier_transcribes_evaluates_ensembles_and_exports(c
     assert result.code == 0 and set(json.loads(result.out)) == {"accuracy"}
     assert cli("ensemble", run, run, "--out", tmp_path / "twice.ckpt").code == 0
     result = cli("adapt", run, *wavs, "--out", tmp_path / "adapted.ckpt")  # adapt is for recognisers only
-    assert result.code == 2 and "is a word classifier (classify head); adapt fine-tunes a speech recogniser" in result.err
+    assert result.code == 2 and "word classifier (classify head); adapt fine-tunes a speech recogniser" in result.err
     result = cli("export", run, tmp_path / "kws.pt")
     assert result.code == 0 and (tmp_path / "kws.pt").is_file(), result.err
 

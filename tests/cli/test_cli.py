@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from seqkit.blocks import BACKENDS, FRONTENDS, HEADS
 
-from .test_ltsf import run_cli
-
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT, run_cli
 
 
 def test_blocks_lists_every_block_with_arguments(cli):

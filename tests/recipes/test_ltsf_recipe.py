@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import json
 import subprocess
 import sys
@@ -15,32 +12,11 @@ import pytest
 import torch
 
 import seqkit as sk
-from seqkit.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT, digest, run_cli
+
 RUN_FILES = ["config.yaml", "metrics.json", "train.log", "forecast.png", "loss.png", "logs/metrics.csv",
              "checkpoints/best.ckpt", "checkpoints/last.ckpt"]
-
-
-def run_cli(*args) -> tuple[int, str, str]:
-    """``seqkit ARGS`` in this process; returns (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["seqkit", *map(str, args)]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        sys.argv = argv
-    return code, out.getvalue(), err.getvalue()
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

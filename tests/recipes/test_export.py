@@ -15,7 +15,8 @@ import torch
 import seqkit as sk
 from seqkit import export as export_module
 from seqkit.export.plans import TokenStep
-from tests.conftest import ROOT
+
+from helpers import ROOT
 
 SMALL = {  # debug runs of each recipe, small enough to train and export in seconds
     "ltsf": ["data.seq_len=96", "model.frontend.dim=32", "model.backend.hidden=32"],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from omegaconf import OmegaConf
 
@@ -11,7 +9,8 @@ from seqkit.config import load_config
 from seqkit.errors import SeqkitError
 from seqkit.model import build_model
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
+
 RECIPES = sorted(p for p in (ROOT / "recipes").iterdir() if (p / "config.yaml").is_file())
 OVERLAYS = sorted((ROOT / "configs").glob("*.yaml"))
 

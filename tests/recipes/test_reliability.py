@@ -19,7 +19,8 @@ import seqkit as sk
 from seqkit.checkpoint import load_file, save_file
 from seqkit.recipes import run_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
+
 DEBUG = ROOT / "configs" / "debug.yaml"
 # A small SegRNN on ETTh1, float32: fast, and exact on the CPU.
 TINY = ["data.seq_len=96", "model.frontend.dim=64", "model.backend.hidden=64", "trainer.precision=32-true",
