@@ -11,7 +11,7 @@ from helpers import ROOT
 
 
 @pytest.mark.parametrize("override, message", [
-    ("data.digits=isolated", "data.task in the command-line overrides is now data.digits"),
+    ("data.task=isolated", "data.task in the command-line overrides is now data.digits"),
     ("task=asr", "task in the command-line overrides is gone: remove it"),
 ])
 def test_an_old_setting_names_its_new_form(override, message):
