@@ -8,6 +8,7 @@ any argument of a block of that kind is accepted and checked against the blocks'
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from seqkit.errors import SeqkitError, check_type, nearest, type_name
 def read_yaml(path: Path | str) -> DictConfig:
     """Load one YAML mapping, with a one-line error naming the file if it is missing or broken."""
     path = Path(path)
+    if path.is_dir():
+        raise SeqkitError(f"config file {path} is a folder; give a YAML file (an overlay such as configs/debug.yaml, "
+                          f"or a bundled overlay's name: debug, cpu, gpu, ddp)")
     if not path.is_file():
         raise SeqkitError(f"config file {path} not found")
     try:
@@ -91,9 +95,61 @@ def check_keys(new: Mapping, base: Mapping, source: str, prefix: str = "", root:
         old = base[key]
         if value is None and old is not None:
             raise _no_value(path, old, f" in {source}")
-        check_type(path, old, value, f" in {source}")
+        check_type(path, float(old) if isinstance(old, int) and either_number(path) else old, value, f" in {source}")
         if isinstance(value, Mapping) and isinstance(old, Mapping):
             check_keys(value, old, source, f"{path}.", root)
+
+
+def listed(new: dict, schema: Mapping) -> dict:
+    """`new` with a single value given where the schema has a list made a one-element list
+    (``data.test_speakers=lucas`` is ``[lucas]``, never the letters of ``lucas``).
+
+    Example:
+        >>> listed({"data": {"test_speakers": "lucas", "seed": 1}}, {"data": {"test_speakers": [], "seed": 0}})
+        {'data': {'test_speakers': ['lucas'], 'seed': 1}}
+    """
+    out = {}
+    for key, value in new.items():
+        old = schema.get(key) if isinstance(schema, Mapping) else None
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            value = listed(value, old)
+        elif isinstance(old, list) and value is not None and not isinstance(value, (list, Mapping)):
+            value = [value]
+        out[key] = value
+    return out
+
+
+def either_number(path: str) -> bool:
+    """Whether a setting takes an integer or a fraction alike: a Lightning Trainer argument typed
+    ``int | float`` (``trainer.limit_train_batches``: 3 batches or 0.5 of them)."""
+    section, _, name = path.partition(".")
+    if section != "trainer" or "." in name:
+        return False
+    import lightning
+
+    parameter = inspect.signature(lightning.Trainer.__init__).parameters.get(name)
+    annotation = str(parameter.annotation) if parameter is not None else ""
+    return "int" in annotation and "float" in annotation
+
+
+# Settings whose values must lie in a range, and the range's words: checked before a run starts.
+POSITIVE = {"train.lr": "a learning rate above 0"}
+FRACTION_OR_COUNT = ("trainer.limit_train_batches", "trainer.limit_val_batches", "trainer.limit_test_batches")
+
+
+def check_values(cfg: DictConfig) -> None:
+    """One-line errors for values of the right type that no run can use, before anything is written."""
+    for path, words in POSITIVE.items():
+        value = OmegaConf.select(cfg, path)
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and value > 0):
+            raise SeqkitError(f"{path} must be {words}, got {value!r}")
+    for path in FRACTION_OR_COUNT:
+        value = OmegaConf.select(cfg, path)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not ((isinstance(value, int) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)):
+            raise SeqkitError(f"{path} must be a number of batches (1 or more) or a fraction of them in (0, 1], "
+                              f"got {value!r}")
 
 
 def load_config(
@@ -115,14 +171,15 @@ def load_config(
     if path.is_dir():
         path = path / "config.yaml"
     cfg = read_yaml(path)
-    for overlay in overlays:
-        extra = read_yaml(overlay)
-        check_keys(OmegaConf.to_container(extra), OmegaConf.to_container(cfg), f"overlay {overlay}")
-        cfg = OmegaConf.merge(cfg, extra)
-    dot = parse_overrides(overrides)
-    check_keys(OmegaConf.to_container(dot), OmegaConf.to_container(cfg), "the command-line overrides")
-    cfg = OmegaConf.merge(cfg, dot)
+    schema = OmegaConf.to_container(cfg)  # what each setting takes: the recipe's own values, not the last layer's
+    layers = [(read_yaml(overlay), f"overlay {overlay}") for overlay in overlays]
+    layers.append((parse_overrides(overrides), "the command-line overrides"))
+    for layer, source in layers:
+        values = listed(OmegaConf.to_container(layer), schema)
+        check_keys(values, schema, source)
+        cfg = OmegaConf.merge(cfg, OmegaConf.create(values))
     check_blocks(cfg)
+    check_values(cfg)
     epochs = cfg.get("trainer", {}).get("max_epochs")
     if isinstance(epochs, int) and not isinstance(epochs, bool) and (epochs == 0 or epochs < -1):
         # Lightning would take 0 (train nothing, then find no checkpoint to test) or fail mid-run

@@ -23,6 +23,8 @@ def bundled() -> dict[str, Path]:
 def find_recipe(name: str | Path) -> Path:
     """A recipe folder from a path or the name of a bundled recipe."""
     path = Path(name)
+    if path.is_file() and path.name in ("config.yaml", "recipe.py"):
+        path = path.parent  # the recipe's own config or code: its folder is the recipe
     if path.is_dir():
         if not (path / "recipe.py").is_file() or not (path / "config.yaml").is_file():
             raise SeqkitError(f"{path} is not a recipe folder: it needs recipe.py and config.yaml")
@@ -116,7 +118,13 @@ def new_recipe(dest: str | Path, frontend: str, backend: str, head: str, data: s
         accepted = parameters(TABLES[kind][name])
         cfg.model[kind] = {"name": name, **{k: v for k, v in old.items() if k != "name" and k in accepted}}
     if data is not None:
-        path = Path(data).expanduser()
+        from seqkit.data.root import ARCHIVES, KNOWN, data_root
+
+        path, (root, _) = Path(data).expanduser(), data_root()
+        known = str(data) in KNOWN or any(str(data).startswith(f"{name}/") or str(data) == name for name in ARCHIVES)
+        if not path.exists() and not (root / data).exists() and not known:
+            raise SeqkitError(f"--data {data}: no such file or folder, here or under the data root {root}; give the "
+                              f"path of your CSV, audio folder or text file")
         cfg.data.path = str(path.resolve()) if path.exists() else str(data)
     dest.mkdir(parents=True)
     command = f"seqkit new {dest.name} --frontend {frontend} --backend {backend} --head {head}"

@@ -119,11 +119,26 @@ def create_run_dir(cfg: DictConfig, recipe: str) -> Path:
     return path
 
 
-class _Quiet(logging.Filter):
-    """Drop Lightning's advertising tips from the log."""
+class NoTips(logging.Filter):
+    """Drop Lightning's advertising tips from the log, and its note that seqkit's own model summary
+    (`seqkit.make_trainer`) stands in for its default one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Tip:" not in record.getMessage()
+        message = record.getMessage()
+        return "Tip:" not in message and "Skipping setting a default `ModelSummary`" not in message
+
+
+def quiet_console() -> None:
+    """Each log line once on stderr, without Lightning's advertisements: the ``lightning`` package
+    adds a console handler of its own that repeats every line the root handler prints (call it
+    once Lightning is imported, as `seqkit.make_trainer` does)."""
+    lightning_log = logging.getLogger("lightning")
+    if logging.getLogger().handlers:  # a console of the program's own (the seqkit command's)
+        for handler in [h for h in lightning_log.handlers if type(h) is logging.StreamHandler]:
+            lightning_log.removeHandler(handler)
+    for handler in logging.getLogger().handlers + lightning_log.handlers:
+        if not any(isinstance(f, NoTips) for f in handler.filters):
+            handler.addFilter(NoTips())
 
 
 def attach_log(path: Path) -> None:
@@ -131,7 +146,7 @@ def attach_log(path: Path) -> None:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
     handler.set_name("seqkit-run")
-    handler.addFilter(_Quiet())
+    handler.addFilter(NoTips())
     for name in ("seqkit", "lightning.pytorch"):
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if h.get_name() == "seqkit-run"]:

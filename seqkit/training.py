@@ -11,13 +11,13 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
 from seqkit.errors import SeqkitError
@@ -170,6 +170,43 @@ class StepCheckpoint(Callback):
             trainer.save_checkpoint(self.path, weights_only=False)  # all of it: a resume needs the optimizer too
 
 
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint, whose saved paths follow the run's folder.
+
+    Its state in every checkpoint holds absolute paths (``dirpath``, the best, the last and the k
+    best checkpoints). A run resumed where its folder now lives (moved, copied, on another machine
+    or mount) maps each one into its own ``dirpath`` by file name, so it keeps comparing with, and
+    tests, its own checkpoints, never those of the folder it was copied from. Its state key is
+    ModelCheckpoint's, so that checkpoints written before keep their state.
+
+    Example:
+        >>> callback = RunCheckpoint(dirpath="/runs/moved/checkpoints", filename="best", monitor="val/loss")
+        >>> callback.load_state_dict({"dirpath": "/runs/base/checkpoints", "best_model_score": torch.tensor(0.5),
+        ...     "best_model_path": "/runs/base/checkpoints/best.ckpt", "last_model_path": "/runs/base/checkpoints/last.ckpt",
+        ...     "best_k_models": {"/runs/base/checkpoints/best.ckpt": torch.tensor(0.5)},
+        ...     "kth_best_model_path": "/runs/base/checkpoints/best.ckpt", "kth_value": torch.tensor(0.5)})
+        >>> callback.best_model_path, list(callback.best_k_models), float(callback.best_model_score)
+        ('/runs/moved/checkpoints/best.ckpt', ['/runs/moved/checkpoints/best.ckpt'], 0.5)
+    """
+
+    @property
+    def state_key(self) -> str:
+        return "ModelCheckpoint" + super().state_key.removeprefix(type(self).__qualname__)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        saved = state_dict.get("dirpath")
+        if saved is not None and self.dirpath is not None and saved != self.dirpath:
+            def here(path):  # PureWindowsPath splits at / and \ alike: a path saved on any system
+                return os.path.join(self.dirpath, PureWindowsPath(path).name) if path else path
+
+            state_dict = {**state_dict, "dirpath": self.dirpath,
+                          **{key: here(state_dict[key]) for key in ("best_model_path", "last_model_path",
+                                                                    "kth_best_model_path") if key in state_dict}}
+            if "best_k_models" in state_dict:
+                state_dict["best_k_models"] = {here(path): score for path, score in state_dict["best_k_models"].items()}
+        super().load_state_dict(state_dict)
+
+
 def run_test(trainer: L.Trainer, task: L.LightningModule, **where) -> dict[str, float]:
     """``trainer.test(task, **where)`` (a ``datamodule=`` or ``dataloaders=``, a ``ckpt_path=``) and
     its metrics as plain numbers, without Lightning's ``test/`` prefix: ``{"mse": ..., "mae": ...}``."""
@@ -194,8 +231,9 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
     continues from its ``last.ckpt``. Every other key is passed to ``lightning.Trainer`` as is.
     """
     from seqkit.checkpoint import SafeCheckpointIO
-    from seqkit.runs import resuming
+    from seqkit.runs import quiet_console, resuming
 
+    quiet_console()
     settings = dict(settings)
     patience = settings.pop("patience", 0)
     monitor = settings.pop("monitor", "val/loss")
@@ -210,12 +248,14 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
     callbacks = list(callbacks or []) + [EpochLog(), RandomState(), FiniteGuard()]
     if settings.get("enable_progress_bar", True):
         callbacks.append(ProgressBar(refresh_rate=5))
+    if settings.get("enable_model_summary", True):  # the plain one logs to stderr, Lightning's rich one to stdout
+        callbacks.append(ModelSummary(max_depth=1))
     if patience:
         callbacks.append(EarlyStopping(monitor=monitor, patience=patience, mode="min"))
     resume = None
     if run_dir is not None:
         folder = Path(run_dir) / "checkpoints"
-        callbacks.append(ModelCheckpoint(
+        callbacks.append(RunCheckpoint(
             dirpath=folder, filename="best", monitor=monitor, mode="min",
             save_last=True, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
         ))
