@@ -68,7 +68,7 @@ def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iter
     folder = find_recipe(recipe)
     cfg = load_config(folder, [find_overlay(o) for o in overlays], overrides)
     if resume is not None:
-        check_resume(resume, cfg)
+        check_resume(resume, cfg, (folder / "recipe.py").resolve().parent.name)  # the name its runs record
         cfg.run_dir = str(resume)
     elif cfg.get("run_dir") and is_main_process():
         check_free(cfg.run_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,23 +52,66 @@ def is_main_process() -> bool:
     return all(int(os.environ.get(k, "0") or 0) == 0 for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
-def check_resume(run_dir: str | Path, cfg: DictConfig) -> Path:
-    """Fail unless `run_dir` holds an unfinished run trained with exactly the settings of `cfg`."""
+# Settings that change what a run shows, never what it computes: a resume may give them other values.
+DISPLAY_ONLY = ("trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps")
+
+
+def check_resume(run_dir: str | Path, cfg: DictConfig, recipe: str | None = None) -> Path:
+    """Fail unless `run_dir` holds an unfinished run of `recipe` (a recipe folder's name) trained with
+    the settings of `cfg` (any values of the `DISPLAY_ONLY` ones)."""
     path = Path(run_dir)
     if not (path / "config.yaml").is_file():
         raise SeqkitError(f"--resume {path}: not a run directory (no config.yaml); give the folder a run wrote")
     if (path / "metrics.json").is_file():
         raise SeqkitError(f"--resume {path}: that run has finished (metrics.json is there); nothing to resume")
+    recorded = recorded_recipe(path)
+    if recipe is not None and recorded not in (None, recipe):
+        raise _other_recipe(path, recorded, recipe)
     saved = OmegaConf.to_container(OmegaConf.load(path / "config.yaml"), resolve=True)
     now = OmegaConf.to_container(cfg, resolve=True)
-    saved.pop("run_dir", None)
-    now.pop("run_dir", None)
+    for tree in (saved, now):
+        tree.pop("run_dir", None)
+        for key in DISPLAY_ONLY:
+            section, _, name = key.partition(".")
+            if isinstance(tree.get(section), dict):
+                tree[section].pop(name, None)
     difference = _first_difference(saved, now)
     if difference:
+        folder = default_run_recipe(path)  # no checkpoint to tell yet: a default run directory's name does
+        if recipe is not None and recorded is None and folder not in (None, recipe):
+            raise _other_recipe(path, folder, recipe)
         key, old, new = difference
         raise SeqkitError(f"--resume {path}: {key} is {new!r} here but {old!r} in {path / 'config.yaml'}; "
                           f"resume with the run's own overlays and overrides")
     return path
+
+
+def _other_recipe(path: Path, made_by: str, recipe: str) -> SeqkitError:
+    return SeqkitError(f"--resume {path}: that run was made by the recipe {made_by!r}, not {recipe!r}; resume it with "
+                       f"`seqkit run <{made_by}'s folder> --resume {path}` and the run's own overlays and overrides")
+
+
+def recorded_recipe(run_dir: Path) -> str | None:
+    """The name of the recipe that made a run, as its checkpoints record it (None: no checkpoint yet)."""
+    from seqkit.checkpoint import load_file  # torch loads only here
+
+    for name in ("last.ckpt", "best.ckpt"):
+        if (run_dir / "checkpoints" / name).is_file():
+            info = load_file(run_dir / "checkpoints" / name).get("seqkit")
+            return info.get("recipe") if isinstance(info, dict) else None
+    return None
+
+
+def default_run_recipe(run_dir: Path) -> str | None:
+    """The recipe a default run directory (``runs/<recipe>/<date>-<time>``) is named after, else None.
+
+    Example:
+        >>> default_run_recipe(Path("runs/ltsf/20250101-120000-2")), default_run_recipe(Path("elsewhere/run"))
+        ('ltsf', None)
+    """
+    run_dir = run_dir.absolute()
+    named = re.fullmatch(r"\d{8}-\d{6}(-\d+)?", run_dir.name) and run_dir.parent.parent.name == "runs"
+    return run_dir.parent.name if named else None
 
 
 def _first_difference(old, new, prefix: str = ""):
@@ -76,6 +120,8 @@ def _first_difference(old, new, prefix: str = ""):
             found = _first_difference(old.get(key, "<unset>"), new.get(key, "<unset>"), f"{prefix}{key}.")
             if found:
                 return found
+        return None
+    if old == "<unset>" and new is None:  # a setting added to the recipe since, left at its default (null)
         return None
     return (prefix.rstrip("."), old, new) if old != new else None
 

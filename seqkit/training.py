@@ -180,11 +180,11 @@ class RunCheckpoint(ModelCheckpoint):
     ModelCheckpoint's, so that checkpoints written before keep their state.
 
     Example:
+        >>> old, score = "/runs/base/checkpoints", torch.tensor(0.5)
         >>> callback = RunCheckpoint(dirpath="/runs/moved/checkpoints", filename="best", monitor="val/loss")
-        >>> callback.load_state_dict({"dirpath": "/runs/base/checkpoints", "best_model_score": torch.tensor(0.5),
-        ...     "best_model_path": "/runs/base/checkpoints/best.ckpt", "last_model_path": "/runs/base/checkpoints/last.ckpt",
-        ...     "best_k_models": {"/runs/base/checkpoints/best.ckpt": torch.tensor(0.5)},
-        ...     "kth_best_model_path": "/runs/base/checkpoints/best.ckpt", "kth_value": torch.tensor(0.5)})
+        >>> callback.load_state_dict({"dirpath": old, "best_model_score": score, "best_model_path": f"{old}/best.ckpt",
+        ...     "last_model_path": f"{old}/last.ckpt", "best_k_models": {f"{old}/best.ckpt": score},
+        ...     "kth_best_model_path": f"{old}/best.ckpt", "kth_value": score})
         >>> callback.best_model_path, list(callback.best_k_models), float(callback.best_model_score)
         ('/runs/moved/checkpoints/best.ckpt', ['/runs/moved/checkpoints/best.ckpt'], 0.5)
     """
@@ -196,15 +196,21 @@ class RunCheckpoint(ModelCheckpoint):
     def load_state_dict(self, state_dict: dict) -> None:
         saved = state_dict.get("dirpath")
         if saved is not None and self.dirpath is not None and saved != self.dirpath:
-            def here(path):  # PureWindowsPath splits at / and \ alike: a path saved on any system
-                return os.path.join(self.dirpath, PureWindowsPath(path).name) if path else path
-
-            state_dict = {**state_dict, "dirpath": self.dirpath,
-                          **{key: here(state_dict[key]) for key in ("best_model_path", "last_model_path",
-                                                                    "kth_best_model_path") if key in state_dict}}
-            if "best_k_models" in state_dict:
-                state_dict["best_k_models"] = {here(path): score for path, score in state_dict["best_k_models"].items()}
+            state_dict = self._here(state_dict)
         super().load_state_dict(state_dict)
+
+    def _here(self, state: dict) -> dict:
+        """`state` with every checkpoint path in it put into this callback's own folder, by file name."""
+        def here(path: str) -> str:  # PureWindowsPath splits at / and \ alike: a path saved on any system
+            return os.path.join(self.dirpath, PureWindowsPath(path).name) if path else path
+
+        moved = {**state, "dirpath": self.dirpath}
+        for key in ("best_model_path", "last_model_path", "kth_best_model_path"):
+            if key in state:
+                moved[key] = here(state[key])
+        if "best_k_models" in state:
+            moved["best_k_models"] = {here(path): score for path, score in state["best_k_models"].items()}
+        return moved
 
 
 def run_test(trainer: L.Trainer, task: L.LightningModule, **where) -> dict[str, float]:
@@ -228,7 +234,8 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
     (0: only after validation); the per-step metrics to ``run_dir/logs/metrics.csv``.
     Checkpoints are written atomically and read with ``weights_only=True`` (`SafeCheckpointIO`).
     When `run_dir` is the run being resumed (``seqkit run ... --resume RUN_DIR``), ``fit``
-    continues from its ``last.ckpt``. Every other key is passed to ``lightning.Trainer`` as is.
+    continues from its ``last.ckpt``, with the best checkpoint that of `run_dir` wherever the run
+    was moved or copied to (`RunCheckpoint`). Every other key is passed to ``lightning.Trainer`` as is.
     """
     from seqkit.checkpoint import SafeCheckpointIO
     from seqkit.runs import quiet_console, resuming

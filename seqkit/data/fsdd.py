@@ -8,6 +8,7 @@ Utterances join recordings into connected digits (or take them one by one: isola
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,8 +90,9 @@ class Utterances(Dataset):
         self.recordings, self.seed, self.digits = recordings, seed, digits
         self.count = len(recordings) if digits == "isolated" else count
         self.max_digits, self.sample_rate, self.noise, self.speed = max_digits, sample_rate, noise, speed
-        if snr is not None and (not isinstance(snr, (list, tuple)) or len(snr) != 2 or not snr[0] <= snr[1]):
-            given = list(snr) if isinstance(snr, (list, tuple)) else snr
+        pair = isinstance(snr, Sequence) and not isinstance(snr, str)  # a list, or a config's ListConfig
+        if snr is not None and (not pair or len(snr) != 2 or not snr[0] <= snr[1]):
+            given = list(snr) if pair else snr
             raise SeqkitError(f"data.noise_snr must be [low, high] in dB with low <= high, got {given!r}")
         self.snr = tuple(snr) if snr is not None else None
         by_speaker: dict[str, list[int]] = {}
