@@ -9,20 +9,29 @@ import pandas as pd
 import torch
 
 from seqkit.checkpoint import load_model, resolve
-from seqkit.data.series import read_csv
+from seqkit.data.dates import write_dates
+from seqkit.data.series import file_line, read_csv
 from seqkit.errors import SeqkitError
 from seqkit.model import describe, head_name
 
 
-def scaled_rows(csv: Path, info: dict) -> tuple[pd.Series, np.ndarray]:
+def scaled_rows(csv: Path, info: dict, date_format: str | None = None) -> tuple[pd.Series, np.ndarray]:
     """The dates of a CSV and its rows of the columns a forecasting checkpoint (`info`) was trained
     on, standardised with the training statistics: (rows, C), at least one window of them.
 
-    One-line errors name the CSV: a column the model needs is missing, or too few rows."""
-    dates, values, columns = read_csv(csv)
-    missing = [c for c in info["columns"] if c not in columns]
+    Any other column is left out, as training left out the columns it did not use. The dates are
+    read in `date_format`, else in the training data's (if one was set), else in the one format
+    that fits the column. One-line errors name the CSV: a column the model needs is missing, or
+    too few rows."""
+    try:
+        header = list(pd.read_csv(csv, nrows=0, encoding="utf-8-sig").columns)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+        header = []  # read_csv names what is wrong with the file
+    missing = [c for c in info["columns"] if header and c not in header]
     if missing:
         raise SeqkitError(f"{csv}: missing column(s) {', '.join(missing)} the model was trained on")
+    ignore = [c for c in header if c != "date" and c not in info["columns"]]
+    dates, values, columns = read_csv(csv, ignore=ignore, date_format=date_format or info.get("date_format"))
     seq_len = info["seq_len"]
     if len(values) < seq_len:
         raise SeqkitError(f"{csv}: {len(values)} rows, the model needs the last {seq_len}")
@@ -32,20 +41,32 @@ def scaled_rows(csv: Path, info: dict) -> tuple[pd.Series, np.ndarray]:
 
 
 def future_dates(dates: pd.Series, steps: int, source: Path) -> pd.DatetimeIndex:
-    """The `steps` timestamps after the last of `dates`, at the frequency the dates follow."""
+    """The `steps` timestamps after the last of `dates`, at the one step (or calendar frequency,
+    e.g. month starts) the last dates follow; dates at uneven steps are refused, not guessed at."""
     if len(dates) < 2:
         raise SeqkitError(f"{source}: need at least two dates to infer the frequency")
     tail = pd.DatetimeIndex(dates.iloc[-min(len(dates), 200):])
     if not tail.is_monotonic_increasing or tail.has_duplicates:
         raise SeqkitError(f"{source}: dates must be strictly increasing to infer the frequency")
     freq = pd.infer_freq(tail) if len(tail) >= 3 else None
-    if freq is None:  # irregular tail: step by the most common gap
-        freq = pd.Series(np.diff(tail.asi8)).mode().iloc[0]
-        return pd.DatetimeIndex([tail[-1] + pd.Timedelta(int(freq) * (i + 1)) for i in range(steps)])
-    return pd.date_range(tail[-1], periods=steps + 1, freq=freq)[1:]
+    try:
+        if freq is not None:
+            return pd.date_range(tail[-1], periods=steps + 1, freq=freq)[1:]
+        gaps = tail[1:] - tail[:-1]
+        uneven = np.flatnonzero(gaps != gaps[-1])
+        if uneven.size:
+            row = len(dates) - len(tail) + int(uneven[-1]) + 1
+            raise SeqkitError(f"{source}: the dates are not evenly spaced (line {file_line(source, row)}: "
+                              f"{gaps[uneven[-1]]} after the row before, the last rows: {gaps[-1]}), so the "
+                              f"forecast's dates are unknown; resample the series to one step or fill the gaps")
+        return pd.DatetimeIndex([tail[-1] + gaps[-1] * (i + 1) for i in range(steps)])
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise SeqkitError(f"{source}: the forecast's dates pass the year {pd.Timestamp.max.year} at a step of "
+                          f"{tail[-1] - tail[-2]}; check the date column (and data.date_format)") from None
 
 
-def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None = None) -> Path:
+def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None = None,
+                 date_format: str | None = None) -> Path:
     """Forecast the ``pred_len`` steps after the end of `csv` and write them as CSV with dates.
 
     Args:
@@ -53,6 +74,9 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
         csv: a CSV with a ``date`` column and the columns the model was trained on.
         out: the CSV to write (default ``<csv name>_forecast.csv`` in the current folder); an
             existing file is never overwritten.
+        date_format: the format of `csv`'s dates (strftime codes, or ``epoch``); default: the
+            training data's, else inferred. The forecast's dates are written in the same format,
+            at the UTC offset of the last row.
     """
     csv = Path(csv)
     if not csv.is_file():
@@ -65,14 +89,14 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
     model, info = load_model(resolve(checkpoint))
     if head_name(model) != "forecast":
         raise SeqkitError(f"{checkpoint} is {describe(model)}, not a forecasting one")
-    dates, rows = scaled_rows(csv, info)
+    dates, rows = scaled_rows(csv, info, date_format)
     window = torch.from_numpy(rows[-info["seq_len"]:]).unsqueeze(0)  # (1, L, C)
     mean, std = np.asarray(info["scaler"]["mean"]), np.asarray(info["scaler"]["std"])
     with torch.no_grad():
         forecast = model(window)[0][0].numpy() * std + mean  # (H, C) on the original scale
     stamps = future_dates(dates, forecast.shape[0], csv)
     frame = pd.DataFrame(forecast, columns=info["columns"])
-    frame.insert(0, "date", stamps.strftime("%Y-%m-%d %H:%M:%S"))
+    frame.insert(0, "date", write_dates(stamps, dates))
     partial = out.with_name(f".{out.name}.partial")  # renamed when complete: never half a forecast
     frame.to_csv(partial, index=False, float_format="%.6g")
     partial.replace(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,10 +11,25 @@ import torch
 from torch import Tensor
 
 from seqkit.blocks.softmax import Softmax
+from seqkit.data.tokenizers import line_start, tokenizer_from_data
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel, describe
 
 CONTEXT = 1024  # tokens re-read per step by a back-end that cannot carry its state
+
+
+def check_sampling(temperature: float = 1.0, top_k: int | None = None) -> None:
+    """One-line error unless `temperature` is a finite number >= 0 and `top_k` is None or >= 0.
+
+    Example:
+        >>> check_sampling(float("nan"))
+        Traceback (most recent call last):
+        seqkit.errors.SeqkitError: --temperature must be a finite number, 0 (greedy) or more, got nan
+    """
+    if not math.isfinite(temperature) or temperature < 0:
+        raise SeqkitError(f"--temperature must be a finite number, 0 (greedy) or more, got {temperature}")
+    if top_k is not None and top_k < 0:
+        raise SeqkitError(f"--top-k must be 0 (all tokens) or more, got {top_k}")
 
 
 def top_k_filter(logits: Tensor, k: int | None) -> Tensor:
@@ -23,6 +39,7 @@ def top_k_filter(logits: Tensor, k: int | None) -> Tensor:
         >>> top_k_filter(torch.tensor([1.0, 3.0, 2.0, 0.0]), 2).tolist()
         [-inf, 3.0, 2.0, -inf]
     """
+    check_sampling(top_k=k)
     if not k or k >= logits.shape[-1]:
         return logits
     threshold = logits.topk(k, dim=-1).values[..., -1:]  # the k-th largest of each row
@@ -37,8 +54,7 @@ def sample(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
         >>> sample(torch.tensor([[0.1, 2.0, 0.3]]), temperature=0.0).tolist()
         [1]
     """
-    if temperature < 0:
-        raise SeqkitError(f"temperature must be >= 0, got {temperature}")
+    check_sampling(temperature, top_k)
     if temperature == 0:
         return logits.argmax(-1)
     probs = torch.softmax(top_k_filter(logits.float(), top_k) / temperature, dim=-1)
@@ -62,28 +78,41 @@ def carrying_state(model: SeqModel):
         model.reset_state()
 
 
-def generate(model: SeqModel, tokenizer, prompt: str, length: int = 500, temperature: float = 1.0,
-             top_k: int | None = None, seed: int | None = None) -> Iterator[str]:
+def generate(model: SeqModel, tokenizer, prompt: str | None = None, length: int = 500,
+             temperature: float = 1.0, top_k: int | None = None, seed: int | None = None) -> Iterator[str]:
     """Continue `prompt` by `length` tokens, yielding the new text as it is sampled.
 
     The prompt is read once; then each sampled token is fed back with the back-end's state carried,
-    so each step costs one token. The same `seed` gives the same text.
+    so each step costs one token. The same `seed` gives the same text. The settings and the prompt
+    are checked when this is called, before any text is sampled.
 
     Args:
         model: a language model (embedding front-end, softmax head).
         tokenizer: the tokenizer it was trained with.
         prompt: the text to continue (characters outside a character model's alphabet are an error;
-            sentencepiece maps them to its unknown piece).
-        length: tokens to generate.
-        temperature: divides the logits; 0 always takes the most probable token.
-        top_k: sample among the k most probable tokens only.
+            sentencepiece maps them to its unknown piece). None or empty: start where the corpus's
+            lines start (`seqkit.data.tokenizers.line_start`: a newline for a character model).
+        length: tokens to generate (0 or more).
+        temperature: divides the logits (finite, 0 or more); 0 always takes the most probable token.
+        top_k: sample among the k most probable tokens only; None or 0: among all of them.
         seed: seed of the sampling; None draws a fresh one.
     """
     if length < 0:
-        raise SeqkitError(f"length must be >= 0, got {length}")
-    ids = tokenizer.encode(prompt) if prompt else []
+        raise SeqkitError(f"--length must be 0 or more tokens, got {length}")
+    check_sampling(temperature, top_k)
+    start = prompt or line_start(tokenizer)
+    if not start:
+        raise SeqkitError("the model's units have no line start (no newline or space) to begin from; "
+                          "give a prompt (--prompt) to continue")
+    ids = tokenizer.encode(start)
     if not ids:
         raise SeqkitError("the prompt is empty after encoding; give at least one character")
+    return sampled_text(model, tokenizer, ids, length, temperature, top_k, seed)
+
+
+def sampled_text(model: SeqModel, tokenizer, ids: list[int], length: int, temperature: float,
+                 top_k: int | None, seed: int | None) -> Iterator[str]:
+    """`generate`'s stream: the text of `length` tokens sampled after the token ids `ids`."""
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, ()).item()))
     model.eval()
@@ -108,10 +137,9 @@ def generate(model: SeqModel, tokenizer, prompt: str, length: int = 500, tempera
         yield text[len(shown):]
 
 
-def generate_from_checkpoint(checkpoint: str | Path, prompt: str, **settings) -> Iterator[str]:
+def generate_from_checkpoint(checkpoint: str | Path, prompt: str | None = None, **settings) -> Iterator[str]:
     """`generate` with the model and tokenizer stored in a language-model checkpoint."""
     from seqkit.checkpoint import load_model, resolve
-    from seqkit.data.tokenizers import tokenizer_from_data
 
     model, info = load_model(resolve(checkpoint))
     if not isinstance(model.head, Softmax):

@@ -56,24 +56,27 @@ def predict(
     checkpoint: Path = typer.Argument(..., help="A forecasting checkpoint or its run directory."),
     csv: Path = typer.Option(..., "--csv", help="CSV with a date column and the training columns."),
     out: Path = typer.Option(None, "--out", "-o", help="CSV to write (default: <name>_forecast.csv here)."),
+    date_format: str = typer.Option(None, "--date-format", help="The CSV's date format, e.g. '%d/%m/%Y %H:%M' "
+                                    "or epoch (Unix seconds); default: the training data's, else inferred."),
 ) -> None:
-    """Forecast the pred_len steps after the end of a CSV, with future timestamps."""
+    """Forecast the pred_len steps after the end of a CSV, with future timestamps in the CSV's date format."""
     from seqkit.forecasting import forecast_csv
 
-    written = forecast_csv(checkpoint, csv, out)
+    written = forecast_csv(checkpoint, csv, out, date_format)
     print(f"wrote {written}")
 
 
 @app.command()
 def generate(
     checkpoint: Path = typer.Argument(..., help="A language-model checkpoint or its run directory."),
-    prompt: str = typer.Option("\n", "--prompt", "-p", help="Text to continue."),
+    prompt: str = typer.Option(None, "--prompt", "-p", help="Text to continue; if none (or empty), the "
+                               "text starts as a line of the corpus does, after a newline (the line start)."),
     length: int = typer.Option(500, "--length", "-n", help="Tokens to generate."),
     temperature: float = typer.Option(1.0, "--temperature", "-t", help="Softmax temperature; 0 is greedy."),
     top_k: int = typer.Option(0, "--top-k", "-k", help="Sample among the k most probable tokens; 0: all."),
     seed: int = typer.Option(None, "--seed", help="Seed of the sampling: the same seed gives the same text."),
 ) -> None:
-    """Stream text from a language model: the prompt, then its continuation.
+    """Stream text from a language model: the prompt, then its continuation, ended by a newline.
 
     Example: seqkit generate runs/lm/<run> --prompt "ROMEO:" --length 500 --temperature 0.8 --top-k 40 --seed 1
     """
@@ -81,12 +84,13 @@ def generate(
 
     pieces = generate_from_checkpoint(checkpoint, prompt, length=length, temperature=temperature,
                                       top_k=top_k or None, seed=seed)
-    first = next(pieces, "")  # errors (checkpoint, prompt) surface before anything is printed
-    sys.stdout.write(prompt + first)
-    for piece in pieces:
-        sys.stdout.write(piece)
+    last = (prompt or "") + next(pieces, "")  # errors (checkpoint, prompt) surface before anything is printed
+    sys.stdout.write(last)
+    for last in pieces:
+        sys.stdout.write(last)
         sys.stdout.flush()
-    sys.stdout.write("\n")
+    if not last.endswith("\n"):  # one line end, not a blank line after a text that ends with one
+        sys.stdout.write("\n")
 
 
 @app.command()

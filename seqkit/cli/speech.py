@@ -45,7 +45,8 @@ def transcribe(
         elif "error" in result:
             print(f"error: {result['error']}", file=sys.stderr)
         else:
-            print(f"{result['file']}\t{result['text']}")
+            warning = f"\t(warning: {result['warning']})" if "warning" in result else ""
+            print(f"{result['file']}\t{result['text']}{warning}")
     if any("error" in r for r in results):
         raise typer.Exit(1)
 

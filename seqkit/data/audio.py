@@ -30,7 +30,7 @@ def read_audio(path: Path, sample_rate: int | None = None) -> np.ndarray:
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise SeqkitError(f"{path}: not a readable audio file ({' '.join(str(err).split())[:120]}); "
-                          f"give a WAV, FLAC or OGG file") from None
+                          f"give one libsndfile reads: {readable_formats()}") from None
     if audio.shape[0] == 0:
         raise SeqkitError(f"{path}: no audio samples")
     audio = audio.mean(axis=1)  # down-mix to mono
@@ -39,6 +39,22 @@ def read_audio(path: Path, sample_rate: int | None = None) -> np.ndarray:
     if sample_rate and rate != sample_rate:
         audio = resample(audio, rate, sample_rate)
     return audio
+
+
+# The usual formats among those libsndfile reads, by soundfile's names for them, as messages name them.
+COMMON_FORMATS = {"WAV": "WAV", "FLAC": "FLAC", "OGG": "OGG", "MP3": "MP3", "AIFF": "AIFF", "NIST": "NIST SPHERE"}
+
+
+def readable_formats() -> str:
+    """The common audio formats the installed libsndfile reads, and where to find all of them.
+
+    Example:
+        >>> readable_formats().startswith("WAV, FLAC")
+        True
+    """
+    formats = sf.available_formats()
+    return ", ".join(name for key, name in COMMON_FORMATS.items() if key in formats) + \
+        " ... (soundfile.available_formats())"
 
 
 def resample(audio: np.ndarray, rate: int, new_rate: int) -> np.ndarray:

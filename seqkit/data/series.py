@@ -6,6 +6,7 @@ The whole series is one (T, C) tensor; a window is cut by indexing, never by per
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from seqkit.data.dates import read_dates
 from seqkit.data.resume import ResumableData, ShuffledBatches
 from seqkit.data.root import locate
 from seqkit.errors import SeqkitError
@@ -48,11 +50,17 @@ def file_line(path: Path, row: int) -> int:
     return row + 2
 
 
-def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarray, list[str]]:
+def read_csv(path: Path, target: str | None = None, ignore: Sequence[str] = (),
+             date_format: str | None = None) -> tuple[pd.Series, np.ndarray, list[str]]:
     """Read a CSV with a ``date`` column and numeric columns; fail on the first bad value.
 
-    Returns the dates, the values (T, C) as float64 and the value columns' names. Errors name
-    the file, the column and the line of the file.
+    Returns the dates, the values (T, C) as float64 and the value columns' names. The columns
+    named in `ignore` are left out. The dates are read in `date_format` (strftime codes, or
+    ``epoch`` for Unix seconds) or else in the one format that reads every row into increasing
+    dates (`seqkit.data.dates`); dates with UTC offsets are converted to UTC, so a file that
+    crosses a daylight-saving change (+02:00, then +01:00) reads as one series;
+    ``dates.attrs`` keeps the format and the last offset, to write a forecast's dates as the
+    input's. Errors name the file, the column and the line of the file.
     """
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -73,21 +81,19 @@ def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarr
         raise SeqkitError(f"{path}: no 'date' column (columns: {', '.join(map(str, frame.columns))}); "
                           f"the first column must be named date")
     columns = [c for c in frame.columns if c != "date"]
+    for name in ignore:
+        if name not in columns:
+            raise SeqkitError(f"data.ignore: {path} has no value column {name!r} to leave out "
+                              f"(columns: {', '.join(columns)})")
+    columns = [c for c in columns if c not in ignore]
     if not columns:
-        raise SeqkitError(f"{path}: no value columns beside 'date'")
+        raise SeqkitError(f"{path}: no value columns beside 'date'" + (" once data.ignore is left out" * bool(ignore)))
     if target is not None and target not in columns:
         raise SeqkitError(f"{path}: target column {target!r} not found (columns: {', '.join(columns)})")
     if len(frame) == 0:
         raise SeqkitError(f"{path}: no data rows")
-    try:
-        dates = pd.to_datetime(frame["date"], errors="coerce")
-    except (ValueError, TypeError, OverflowError) as err:  # e.g. dates in several time zones
-        raise SeqkitError(f"{path}: column date: {' '.join(str(err).split())[:160]}; write every date in "
-                          f"one format and time zone, e.g. 2016-07-01 00:00:00") from None
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise SeqkitError(f"{path}: line {file_line(path, row)}, column date: {frame['date'].iloc[row]!r} is not "
-                          f"a date in the format of the first row ({frame['date'].iloc[0]!r})")
+    dates = read_dates(frame["date"], date_format, lambda row: f"{path}: line {file_line(path, row)}" if row >= 0
+                       else str(path))
     stamps = pd.DatetimeIndex(dates).asi8
     step = np.flatnonzero(np.diff(stamps) <= 0)
     if step.size:  # windows cut across unordered or repeated rows would mix up time
@@ -103,6 +109,10 @@ def read_csv(path: Path, target: str | None = None) -> tuple[pd.Series, np.ndarr
         if bad.any():  # stripping every value is slow on a million rows: only the ones that failed
             numbers[bad] = pd.to_numeric(frame[column][bad].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
             bad = ~np.isfinite(numbers)
+        if bad.all() and len(bad) > 1:  # not one bad value: a column of text (notes, labels ...)
+            what = ("has no values" if (frame[column].str.strip() == "").all() else
+                    f"is a text column, not numbers (line {file_line(path, 0)}: {frame[column].iloc[0]!r})")
+            raise SeqkitError(f"{path}: column {column} {what}; leave it out with data.ignore=[{column}]")
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise SeqkitError(f"{path}: line {file_line(path, row)}, column {column}: {frame[column].iloc[row]!r} "
@@ -176,6 +186,10 @@ class SeriesData(ResumableData, L.LightningDataModule):
         protocol: ``ett_hour``, ``ett_minute``, ``custom`` (70/10/20) or ``auto`` (from the file
             name: ETTh* hourly, ETTm* 15-minute, anything else custom).
         scale: standardise every column with the training rows' mean and std.
+        ignore: columns of the CSV to leave out (text, identifiers ...); the date column is read always.
+        date_format: the dates' format in strftime codes (``%d/%m/%Y %H:%M``) or ``epoch`` (Unix
+            seconds); null: the one format that reads every row into increasing dates. Kept in the
+            checkpoint, so that ``seqkit predict`` reads its CSV the same way.
     """
 
     def __init__(
@@ -188,6 +202,8 @@ class SeriesData(ResumableData, L.LightningDataModule):
         target: str = "OT",
         protocol: str = "auto",
         scale: bool = True,
+        ignore: Sequence[str] = (),
+        date_format: str | None = None,
     ):
         super().__init__()
         if features not in ("M", "S"):
@@ -201,7 +217,8 @@ class SeriesData(ResumableData, L.LightningDataModule):
             protocol = "ett_hour" if stem.startswith("ETTh") else "ett_minute" if stem.startswith("ETTm") else "custom"
         self.seq_len, self.pred_len, self.batch_size = seq_len, pred_len, batch_size
         self.protocol, self.features = protocol, features
-        dates, values, columns = read_csv(self.path, target if features == "S" else None)
+        self.date_format = date_format
+        dates, values, columns = read_csv(self.path, target if features == "S" else None, list(ignore), date_format)
         if features == "S":
             values, columns = values[:, [columns.index(target)]], [target]
         self.dates, self.columns = dates, columns
@@ -230,7 +247,7 @@ class SeriesData(ResumableData, L.LightningDataModule):
     def info(self) -> dict:
         """What inference needs besides the weights, as plain data for the checkpoint."""
         return {"data_module": "SeriesData", "columns": list(self.columns), "seq_len": self.seq_len,
-                "scaler": {"mean": self.mean.tolist(), "std": self.std.tolist()}}
+                "scaler": {"mean": self.mean.tolist(), "std": self.std.tolist()}, "date_format": self.date_format}
 
     def _loader(self, split: str, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
         return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle,

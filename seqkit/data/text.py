@@ -18,8 +18,21 @@ from seqkit.errors import SeqkitError
 log = logging.getLogger("seqkit")
 
 
-def read_text(path: str | Path) -> str:
-    """The UTF-8 text of `path`; a missing, empty or non-UTF-8 file fails with a one-line error."""
+def read_text(path: str | Path, universal_newlines: bool = True) -> str:
+    """The UTF-8 text of `path`; a missing, empty or non-UTF-8 file fails with a one-line error.
+
+    With `universal_newlines` (the default), Windows (CRLF) and old Mac (lone CR) line ends read as
+    ``\\n``, so that a language model's corpus has one line end, not a ``\\r`` character of its
+    alphabet before it; the byte offsets of errors count the file's bytes as they are.
+    ``universal_newlines=False`` keeps every ``\\r``.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     _ = (Path(folder) / "crlf.txt").write_bytes(b"one\\r\\ntwo\\rthree\\n")
+        ...     read_text(Path(folder) / "crlf.txt")
+        'one\\ntwo\\nthree\\n'
+    """
     path = Path(path)
     if not path.is_file():
         raise SeqkitError(f"{path}: no such text file; set data.path to a UTF-8 text file")
@@ -34,7 +47,7 @@ def read_text(path: str | Path) -> str:
     if "\x00" in text:  # valid UTF-8, but a NUL byte means a binary file (an archive, a model ...)
         raise SeqkitError(f"{path}: a binary file, not text (NUL byte at byte offset {raw.index(0)}); "
                           f"point data.path at a UTF-8 text file")
-    return text
+    return text.replace("\r\n", "\n").replace("\r", "\n") if universal_newlines else text
 
 
 def split_text(text: str, train_fraction: float = 0.9) -> tuple[str, str]:
@@ -109,7 +122,8 @@ class TextData(ResumableData, L.LightningDataModule):
     that every character of the original text is counted for bits per character.
 
     Args:
-        path: a UTF-8 text file (under the data root unless absolute).
+        path: a UTF-8 text file (under the data root unless absolute); its CRLF and CR line ends
+            read as newlines (`read_text`).
         units: ``chars`` or ``sentencepiece``.
         vocab_size: sentencepiece only: pieces to learn.
         model_type: sentencepiece only: ``unigram`` or ``bpe``.

@@ -173,6 +173,25 @@ def unit_texts(tokenizer) -> list[str]:
     return [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
 
 
+def line_start(tokenizer) -> str:
+    """Where a language model's text starts when given no prompt: a newline, as the corpus's lines
+    start after one, where the units spell it exactly (characters of a text with line ends,
+    sentencepiece kept verbatim); else a space, the start of a word; ``""`` if neither is a unit.
+
+    Example:
+        >>> [line_start(CharTokenizer(chars)) for chars in ("\\nab", " ab", "ab")]
+        ['\\n', ' ', '']
+    """
+    for start in ("\n", " "):
+        try:
+            ids = tokenizer.encode(start)
+        except SeqkitError:  # a character outside the alphabet
+            continue
+        if ids and tokenizer.decode(ids) == start:  # not sentencepiece's unknown piece
+            return start
+    return ""
+
+
 def tokenizer_from_data(data: dict) -> CharTokenizer | PieceTokenizer:
     """Rebuild a tokenizer from what `to_data` stored in a checkpoint."""
     if data["kind"] == "chars":

@@ -3,6 +3,7 @@ classifier's one word per file)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from seqkit.data.audio import batched, read_audio
 from seqkit.data.equalize import equalize_waves
 from seqkit.data.tokenizers import tokenizer_from_data
 from seqkit.errors import SeqkitError
-from seqkit.model import describe, head_name
+from seqkit.model import describe, head_name, members_of
 from seqkit.speech.beam import check_beam, set_beam_search
 from seqkit.speech.warp import parse_warp, set_warp
+
+log = logging.getLogger("seqkit")
 
 SPEECH_HEADS = ("ctc", "classify")  # the heads of models that hear audio and give words
 
@@ -27,6 +30,26 @@ def check_speech(model, target) -> str:
     if name not in SPEECH_HEADS:
         raise SeqkitError(f"{target} is {describe(model)}, not a speech model (a ctc or classify head)")
     return name
+
+
+def analysis_window(model) -> int:
+    """Samples of the model's analysis window (its front-end's ``n_fft``; the widest of an
+    ensemble's members), 0 for a front-end that has none."""
+    return max(getattr(member.frontend, "n_fft", 0) for member in members_of(model))
+
+
+def too_short(samples: int, window: int, sample_rate: int) -> str | None:
+    """A warning for audio of `samples` samples shorter than one analysis window of `window` samples,
+    which the model hears padded with silence: what it answers is a guess; None if long enough.
+
+    Example:
+        >>> too_short(48, 200, 8000)
+        '6 ms of audio, shorter than one 25 ms analysis window of the model: the answer is a guess'
+    """
+    if samples >= window:
+        return None
+    return (f"{1000 * samples / sample_rate:.3g} ms of audio, shorter than one {1000 * window / sample_rate:.3g} ms "
+            f"analysis window of the model: the answer is a guess")
 
 
 def read_recordings(files: list, info: dict, together: bool = True) -> tuple[dict[int, np.ndarray], dict[int, str]]:
@@ -52,7 +75,9 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     """Transcribe audio files of any sample rate and channel count with a speech checkpoint.
 
     Returns one ``{"file", "text"}`` or ``{"file", "error"}`` per file, in order: a file that
-    cannot be read gets its one-line error and the others are still transcribed. With `lm` (a
+    cannot be read gets its one-line error and the others are still transcribed. A file shorter
+    than the model's analysis window (``n_fft`` samples of its front-end) is heard padded with
+    silence: its result also says so in ``"warning"`` (and the warning is logged). With `lm` (a
     language-model checkpoint over the same units), the beam search fuses its scores; with
     `lexicon` (words), it spells only those words (`seqkit.Lexicon`). With
     `choices` (transcripts, such as the ten digit words), each file's text is the most likely of
@@ -107,6 +132,11 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
             if "error" in output:
                 output["error"] = f"{files[k]}: {output['error']}"
             results[k].update(output)
+    for k, wave in audio.items():  # after the answer: {"file", "text", ..., "warning"}
+        warning = too_short(len(wave), analysis_window(model), info["sample_rate"])
+        if warning:
+            results[k]["warning"] = warning
+            log.warning("warning: %s: %s", files[k], warning)
     return results
 
 

@@ -8,11 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, run_cli
 
 from seqkit.config import load_config
 from seqkit.errors import SeqkitError
 from seqkit.recipes import find_recipe
+
+from helpers import ROOT, run_cli
 
 DEBUG = ROOT / "configs/debug.yaml"
 
