@@ -148,8 +148,9 @@ def check_values(cfg: DictConfig) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         if not ((isinstance(value, int) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)):
-            raise SeqkitError(f"{path} must be a number of batches (1 or more) or a fraction of them in (0, 1], "
-                              f"got {value!r}")
+            raise SeqkitError(f"trainer settings: {path} must be a number of batches (1 or more) or a fraction of "
+                              f"them in (0, 1], got {value!r} (fix that trainer.* value in the recipe's config.yaml "
+                              f"or on the command line)")
 
 
 def load_config(
