@@ -62,8 +62,10 @@ def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iter
     settings must be the run's own (its ``config.yaml``), and no file of it is removed.
     ``recipe.py`` is Python code and runs as such: run recipes you trust.
     """
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from seqkit.config import load_config  # torch and the blocks load only when a recipe runs
-    from seqkit.runs import check_free, check_resume, is_main_process, resume_run
+    from seqkit.runs import check_free, check_resume, created_runs, discard_unfinished, is_main_process, resume_run
 
     folder = find_recipe(recipe)
     cfg = load_config(folder, [find_overlay(o) for o in overlays], overrides)
@@ -77,8 +79,17 @@ def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iter
     spec.loader.exec_module(module)
     if not hasattr(module, "main"):
         raise SeqkitError(f"{folder / 'recipe.py'} defines no main(cfg)")
-    with resume_run(resume):
-        return module.main(cfg)
+    before = created_runs()
+    try:
+        with resume_run(resume):
+            return module.main(cfg)
+    except MisconfigurationException as err:  # a trainer setting Lightning rejects once it sees the data
+        discard_unfinished(before)
+        raise SeqkitError(f"trainer settings: {' '.join(str(err).split())} (fix that trainer.* value in the "
+                          f"recipe's config.yaml or on the command line)") from None
+    except SeqkitError:
+        discard_unfinished(before)
+        raise
 
 
 # `seqkit new`: which bundled recipe a head's task starts from, and what each front-end reads.

@@ -31,6 +31,28 @@ def check_free(run_dir: str | Path) -> Path:
 _resume: Path | None = None
 
 
+# The run directories this process created (`discard_unfinished` removes a refused run's).
+_created: list[Path] = []
+
+
+def created_runs() -> int:
+    """How many run directories this process has created so far."""
+    return len(_created)
+
+
+def discard_unfinished(since: int) -> None:
+    """Remove the run directories created after the first `since` that hold no checkpoint: a run
+    refused after its directory was made (a setting Lightning rejects at the start of training)
+    leaves nothing behind. A directory with a checkpoint, or any other, is kept."""
+    import shutil
+
+    for path in _created[since:]:
+        if path.is_dir() and not any((path / "checkpoints").glob("*.ckpt")):
+            detach_log()
+            shutil.rmtree(path, ignore_errors=True)
+    del _created[since:]
+
+
 def resuming() -> Path | None:
     """The run directory being resumed, if any (`make_trainer` then continues from its last.ckpt)."""
     return _resume
@@ -148,8 +170,10 @@ def create_run_dir(cfg: DictConfig, recipe: str) -> Path:
         return path
     if cfg.get("run_dir"):
         path = check_free(cfg.run_dir)
+        existed = path.exists()  # an empty folder of the user's: used, and never removed
         path.mkdir(parents=True, exist_ok=True)
     else:
+        existed = False
         base = Path("runs") / recipe / time.strftime("%Y%m%d-%H%M%S")
         path, n = base, 1
         while True:
@@ -158,6 +182,8 @@ def create_run_dir(cfg: DictConfig, recipe: str) -> Path:
                 break
             except FileExistsError:
                 path, n = base.with_name(f"{base.name}-{n}"), n + 1
+    if not existed:
+        _created.append(path)
     OmegaConf.save(cfg, path / "config.yaml", resolve=True)
     attach_log(path / "train.log")
     log.info("run directory: %s", path)
@@ -187,17 +213,24 @@ def quiet_console() -> None:
             handler.addFilter(NoTips())
 
 
+def detach_log() -> None:
+    """Stop copying log messages to a run's ``train.log`` (`attach_log`)."""
+    for name in ("seqkit", "lightning.pytorch"):
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == "seqkit-run"]:
+            logger.removeHandler(old)
+            old.close()
+
+
 def attach_log(path: Path) -> None:
     """Copy seqkit's and Lightning's log messages to `path` (replacing a previous run's file)."""
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
     handler.set_name("seqkit-run")
     handler.addFilter(NoTips())
+    detach_log()
     for name in ("seqkit", "lightning.pytorch"):
         logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if h.get_name() == "seqkit-run"]:
-            logger.removeHandler(old)
-            old.close()
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 

@@ -66,3 +66,16 @@ def test_stdout_holds_the_result_and_stderr_each_log_line_once(tmp_path, data_ro
     lines = result.stderr.splitlines()
     assert sum("GPU available" in line for line in lines) == 1 and "Total params" in result.stderr
     assert "Tip:" not in result.stderr and "Epoch 0" in result.stderr
+
+
+def test_a_setting_lightning_refuses_once_it_sees_the_data_leaves_no_run_behind(tmp_path):
+    # 0.001 of ETTh1's training batches is less than one batch: Lightning says so at the start of training
+    result = run_cli("run", ROOT / "recipes/ltsf", "-c", DEBUG, "trainer.limit_train_batches=0.001",
+                     f"run_dir={tmp_path / 'run'}")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+    assert result.err.startswith("error: trainer settings: ") and "limit_train_batches" in result.err
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "mine").mkdir()  # an empty folder of the user's is used, and kept
+    result = run_cli("run", ROOT / "recipes/ltsf", "-c", DEBUG, "trainer.limit_train_batches=0.001",
+                     f"run_dir={tmp_path / 'mine'}")
+    assert result.code == 2 and (tmp_path / "mine").is_dir()
