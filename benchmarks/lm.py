@@ -4,13 +4,14 @@ Anchors measured on this 2-core machine: nanoGPT's documented CPU configuration 
 wide, 2000 iterations) reaches validation loss 1.886 in 73 s; 4 layers, 256 wide, 1.685 in
 12 min 26 s. Runs the default recipe (target: validation loss <= 1.60 nats/char, trained in
 <= 10 minutes), the same with a 73-second budget (trainer.max_time; target < 1.886) and,
-optionally, sentencepiece units (bits per character compare across units). Reports training
+optionally, sentencepiece units (bits per character compare across units) and the peak memory of
+the debug recipe on a 50 MB corpus (`memory`). Reports training
 throughput (tokens/s) and the fraction of this machine's float32 matmul GFLOP/s the training
 step achieves (FLOPs counted from the layer sizes), both measured in the same process. Prints a table and writes JSON.
 
 Usage:
     python benchmarks/lm.py                          # default, budget73 and speed (about 15 minutes)
-    python benchmarks/lm.py --only budget73          # a part: default, budget73, subword, speed
+    python benchmarks/lm.py --only budget73          # a part: default, budget73, subword, speed, memory
 Set SEQKIT_DATA to the folder holding tinyshakespeare/input.txt (`make bench-lm` does).
 """
 
@@ -18,13 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
-from common import matmul_gflops
+from common import commit, matmul_gflops
 
 ROOT = Path(__file__).resolve().parent.parent
 ANCHORS = {"nanogpt_4x128_73s": 1.886, "nanogpt_4x256_12m26s": 1.685}
@@ -97,10 +101,42 @@ def step_speed(precision: str, steps: int = 8) -> dict:
             "fraction_of_matmul": flops / seconds / 1e9 / peak}
 
 
+def peak_rss(command: list[str]) -> tuple[float, int]:
+    """Run `command`; its peak resident memory in GB (this child's own, from wait4) and its status."""
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss * 1024 / 1e9, child.returncode  # ru_maxrss is in KB on Linux
+
+
+def memory(megabytes: int = 50) -> dict:
+    """Peak RSS of `seqkit run recipes/lm -c configs/debug.yaml` on Tiny Shakespeare repeated to
+    `megabytes` MB, and of building the data module alone (the same text), each in its own process."""
+    import seqkit as sk
+
+    text = sk.read_text(sk.locate("tinyshakespeare/input.txt"))
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = Path(folder) / "big.txt"
+        corpus.write_text(text * (megabytes * 10**6 // len(text) + 1))
+        seqkit = str(Path(sys.executable).parent / "seqkit")
+        recipe, status = peak_rss([seqkit, "run", "recipes/lm", "-c", "configs/debug.yaml", f"data.path={corpus}",
+                                   f"run_dir={folder}/run", "trainer.enable_progress_bar=false"])
+        if status:
+            raise SystemExit(f"the debug run on {corpus} failed (status {status})")
+        build = f"import seqkit as sk; sk.TextData({str(corpus)!r}, batch_size=16, bptt=64)"
+        data, status = peak_rss([sys.executable, "-c", build])
+        imports, _ = peak_rss([sys.executable, "-c", "import seqkit as sk; sk.TextData"])  # torch, lightning
+        characters = corpus.stat().st_size
+    return {"characters": characters, "recipe_debug_peak_gb": recipe, "data_module_peak_gb": data,
+            "imports_peak_gb": imports, "rss_above_imports_bytes_per_character": (data - imports) * 1e9 / characters,
+            "commit": commit(),
+            "command": "seqkit run recipes/lm -c configs/debug.yaml data.path=<50 MB corpus>"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", default=["default", "budget73", "speed"],
-                        choices=["default", "budget73", "subword", "speed"])
+                        choices=["default", "budget73", "subword", "speed", "memory"])
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every training run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/lm.json")
     args = parser.parse_args()
@@ -129,6 +165,15 @@ def main() -> None:
             print(f"speed {entry['precision']}: {entry['tokens_per_second']:.0f} tokens/s, "
                   f"{entry['achieved_gflops']:.0f} GFLOP/s = {entry['fraction_of_matmul']:.2f} of fp32 matmul "
                   f"({entry['matmul_gflops_fp32']:.0f} GFLOP/s)", flush=True)
+    if "memory" in args.only:
+        report["memory"] = memory()
+        save()
+        entry = report["memory"]
+        print(f"memory: {entry['characters'] / 1e6:.0f} MB corpus: debug recipe peaks at "
+              f"{entry['recipe_debug_peak_gb']:.2f} GB RSS, the data module alone at "
+              f"{entry['data_module_peak_gb']:.2f} GB "
+              f"({entry['rss_above_imports_bytes_per_character']:.1f} bytes per character over the "
+              f"{entry['imports_peak_gb']:.2f} GB of the imports)", flush=True)
     print(f"wrote {args.out}")
 
 

@@ -82,7 +82,8 @@ def generate(model: SeqModel, tokenizer, prompt: str | None = None, length: int 
              temperature: float = 1.0, top_k: int | None = None, seed: int | None = None) -> Iterator[str]:
     """Continue `prompt` by `length` tokens, yielding the new text as it is sampled.
 
-    The prompt is read once; then each sampled token is fed back with the back-end's state carried,
+    The prompt is read once (`CONTEXT` tokens at a time, with the state carried, so that a long one
+    runs in bounded memory); then each sampled token is fed back with the back-end's state carried,
     so each step costs one token. The same `seed` gives the same text. The settings and the prompt
     are checked when this is called, before any text is sampled.
 
@@ -119,15 +120,19 @@ def sampled_text(model: SeqModel, tokenizer, ids: list[int], length: int, temper
     produced: list[int] = []
     shown = ""
     with torch.no_grad(), carrying_state(model) as carries:
-        window = torch.tensor([ids])  # (1, T)
-        for _ in range(length):
-            logits, _ = model(window)
+        context = ids[-CONTEXT:]  # what a back-end that cannot carry its state re-reads
+        # A carried state reads the prompt CONTEXT tokens at a time, so that memory does not grow
+        # with its length; else the model reads its last CONTEXT tokens, as at every later step.
+        pieces = [ids[at:at + CONTEXT] for at in range(0, len(ids), CONTEXT)] if carries else [context]
+        pieces = pieces if length else []
+        for piece in pieces:
+            logits, _ = model(torch.tensor([piece]))  # (1, T, V)
+        for step in range(length):
+            if step:  # the last token, with the state carried, or the context re-read
+                logits, _ = model(torch.tensor([produced[-1:]] if carries else [context]))
             token = int(sample(logits[0, -1], temperature, top_k, generator))
             produced.append(token)
-            if carries:
-                window = torch.tensor([[token]])
-            else:
-                window = torch.tensor([(ids + produced)[-CONTEXT:]])
+            context = (context + [token])[-CONTEXT:]
             text = tokenizer.decode(produced)
             if len(text) > len(shown) and not text.endswith("\ufffd"):
                 yield text[len(shown):]

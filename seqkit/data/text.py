@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -70,11 +71,14 @@ class Streams(Dataset):
     targets are the inputs shifted by one token. ``chars`` counts the characters of the original
     text that the batch's targets stand for, for bits per character.
 
+    The ids stay in the compact array they come in (numpy, a few bytes per token; a list is
+    converted once): the streams are views of it, and only a batch becomes int64 tensors.
+
     Args:
-        ids: the token ids.
+        ids: the token ids (a list or a numpy integer array).
         batch_size: parallel streams.
         bptt: tokens per batch and stream (the last batch may be shorter).
-        spans: characters per token (ones for characters).
+        spans: characters per token (None: one each, as for characters).
 
     Example:
         >>> streams = Streams(list(range(21)), batch_size=2, bptt=4)
@@ -84,17 +88,16 @@ class Streams(Dataset):
         [[8, 9], [18, 19]]
     """
 
-    def __init__(self, ids: list[int], batch_size: int, bptt: int, spans: list[int] | None = None):
+    def __init__(self, ids, batch_size: int, bptt: int, spans=None):
         if batch_size < 1 or bptt < 1:
             raise SeqkitError(f"data.batch_size and data.bptt must be positive, got {batch_size} and {bptt}")
         steps = (len(ids) - 1) // batch_size  # tokens per stream
         if steps < 1:
             raise SeqkitError(f"{len(ids)} tokens cannot fill {batch_size} streams; lower data.batch_size")
-        ids = torch.tensor(ids, dtype=torch.long)
-        self.inputs = ids[: batch_size * steps].view(batch_size, steps)
-        self.targets = ids[1: batch_size * steps + 1].view(batch_size, steps)
-        spans = torch.ones(len(ids), dtype=torch.long) if spans is None else torch.tensor(spans)
-        self.spans = spans[1: batch_size * steps + 1].view(batch_size, steps)
+        ids = np.asarray(ids)
+        self.inputs = ids[: batch_size * steps].reshape(batch_size, steps)  # views, no copies
+        self.targets = ids[1: batch_size * steps + 1].reshape(batch_size, steps)
+        self.spans = None if spans is None else np.asarray(spans)[1: batch_size * steps + 1].reshape(batch_size, steps)
         self.bptt = bptt
 
     def __len__(self) -> int:
@@ -104,13 +107,14 @@ class Streams(Dataset):
         if not 0 <= k < len(self):
             raise IndexError(k)
         window = slice(k * self.bptt, (k + 1) * self.bptt)
-        inputs = self.inputs[:, window]
+        inputs = torch.from_numpy(self.inputs[:, window].astype(np.int64))  # a copy: this batch only
+        chars = inputs.numel() if self.spans is None else int(self.spans[:, window].sum(dtype=np.int64))
         return {"inputs": inputs, "input_lengths": torch.full((inputs.shape[0],), inputs.shape[1]),
-                "targets": self.targets[:, window], "chars": int(self.spans[:, window].sum())}
+                "targets": torch.from_numpy(self.targets[:, window].astype(np.int64)), "chars": chars}
 
     @property
     def tokens(self) -> int:
-        return self.targets.numel()
+        return self.targets.size
 
 
 class TextData(ResumableData, L.LightningDataModule):
@@ -152,9 +156,10 @@ class TextData(ResumableData, L.LightningDataModule):
             self.tokenizer = CharTokenizer.fit([text])
         else:
             self.tokenizer = PieceTokenizer.fit(self.texts["train"].splitlines(), vocab_size, model_type, exact=True)
+        del text  # the two parts hold it; the ids are a compact array (about 2 bytes per token)
         self.streams = {}
         for split, part in self.texts.items():
-            ids, spans = self.tokenizer.encode_spans(part)
+            ids, spans = self.tokenizer.encode_corpus(part)
             if len(ids) < batch_size * bptt + 1 and split == "train":
                 raise SeqkitError(
                     f"{self.path}: the training text is {len(ids)} tokens, shorter than one batch "

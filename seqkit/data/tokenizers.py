@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+import numpy as np
 import sentencepiece as spm
 
 from seqkit.errors import SeqkitError
 
 log = logging.getLogger("seqkit")
+
+CHUNK = 1 << 18  # characters of a corpus encoded at a time (`encode_corpus`)
+
+
+def id_dtype(vocab_size: int) -> type:
+    """The smallest signed integer type that holds ids below `vocab_size` (int16 up to 32768 units)."""
+    return np.int16 if vocab_size <= 1 << 15 else np.int32
+
+
+def line_chunks(text: str, size: int = CHUNK) -> Iterator[str]:
+    """`text` in pieces of about `size` characters, each ending just after a newline (the last one
+    anywhere), so that a tokenizer whose units never cross a line end encodes them as the whole.
+
+    Example:
+        >>> list(line_chunks("ab\\ncd\\nef", 4))
+        ['ab\\n', 'cd\\n', 'ef']
+    """
+    at = 0
+    while at < len(text):
+        end = text.rfind("\n", at, at + size) + 1 if at + size < len(text) else len(text)
+        if end <= at:  # a line longer than `size`: up to its end
+            end = text.find("\n", at + size) + 1 or len(text)
+        yield text[at:end]
+        at = end
 
 
 class CharTokenizer:
@@ -45,6 +70,27 @@ class CharTokenizer:
         except KeyError as err:
             raise SeqkitError(f"character {err.args[0]!r} is not in the model's alphabet "
                               f"({''.join(self.chars)!r})") from None
+
+    def encode_corpus(self, text: str) -> tuple[np.ndarray, None]:
+        """`encode` into a compact array (`id_dtype`), `CHUNK` characters at a time (code points
+        looked up with numpy), and no spans (one character per id).
+
+        Example:
+            >>> CharTokenizer("abc").encode_corpus("cab")[0].tolist()
+            [2, 0, 1]
+        """
+        points = np.array([ord(c) for c in self.chars], dtype=np.uint32)
+        order = np.argsort(points)
+        ordered = points[order]
+        ids = np.empty(len(text), dtype=id_dtype(self.vocab_size))
+        for at in range(0, len(text), CHUNK):
+            chunk = np.frombuffer(text[at:at + CHUNK].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            where = np.minimum(np.searchsorted(ordered, chunk), len(ordered) - 1)
+            unknown = np.flatnonzero(ordered[where] != chunk)
+            if unknown.size:
+                self.encode(chr(chunk[unknown[0]]))  # its one-line error
+            ids[at:at + len(chunk)] = order[where]
+        return ids, None
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[i] for i in ids)
@@ -139,6 +185,17 @@ class PieceTokenizer:
 
     def encode(self, text: str) -> list[int]:
         return self.processor.encode(text)
+
+    def encode_corpus(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """`encode_spans` into compact arrays (ids `id_dtype`, spans int32), a chunk of lines at a
+        time (`line_chunks`): the same ids and spans, since no piece of an exact tokenizer crosses a
+        line end (the newline is a piece of its own)."""
+        ids, spans = [np.zeros(0, dtype=id_dtype(self.vocab_size))], [np.zeros(0, dtype=np.int32)]
+        for chunk in line_chunks(text):
+            part, part_spans = self.encode_spans(chunk)
+            ids.append(np.array(part, dtype=id_dtype(self.vocab_size)))
+            spans.append(np.array(part_spans, dtype=np.int32))
+        return np.concatenate(ids), np.concatenate(spans)
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.processor.decode(list(ids))
