@@ -7,6 +7,7 @@ any argument of a block of that kind is accepted and checked against the blocks'
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Iterable, Mapping
@@ -125,11 +126,17 @@ def either_number(path: str) -> bool:
     section, _, name = path.partition(".")
     if section != "trainer" or "." in name:
         return False
-    import lightning
-
-    parameter = inspect.signature(lightning.Trainer.__init__).parameters.get(name)
+    parameter = trainer_parameters().get(name)
     annotation = str(parameter.annotation) if parameter is not None else ""
     return "int" in annotation and "float" in annotation
+
+
+@functools.cache
+def trainer_parameters() -> dict[str, inspect.Parameter]:
+    """Lightning Trainer's arguments, read once a process."""
+    import lightning
+
+    return dict(inspect.signature(lightning.Trainer.__init__).parameters)
 
 
 # Settings whose values must lie in a range, and the range's words: checked before a run starts.
