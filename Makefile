@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SHARED_DATA := $(abspath ../shared/data)
 export SEQKIT_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
-.PHONY: run test lint bench bench-speed bench-asr bench-lm bench-reliability bench-kws clean
+.PHONY: run test lint bench bench-speed bench-asr bench-digits bench-lm bench-reliability bench-kws clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,11 @@ bench-speed: $(VENV)/.installed  ## LTSF speed and memory only (minutes)
 clean:
 	rm -rf $(VENV) runs
 
-bench-asr: $(VENV)/.installed  ## the ASR benchmark (four to six hours on 2 cores)
+bench-asr: $(VENV)/.installed  ## the AN4 speech recognition benchmark (about an hour on 2 cores)
 	$(BIN)/python benchmarks/asr.py $(ARGS)
+
+bench-digits: $(VENV)/.installed  ## the spoken-digit (FSDD) benchmark (four to six hours on 2 cores)
+	$(BIN)/python benchmarks/digits.py $(ARGS)
 
 bench-lm: $(VENV)/.installed  ## the LM benchmark (about 15 minutes on 2 cores)
 	$(BIN)/python benchmarks/lm.py $(ARGS)

@@ -92,7 +92,7 @@ def asr_run(tmp_path_factory, data_root) -> Path:
     run_dir = tmp_path_factory.mktemp("asr") / "run"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEQKIT_DATA", str(data_root))
-        code, out, err = run_cli("run", ROOT / "recipes/asr", "-c", ROOT / "configs/debug.yaml",
+        code, out, err = run_cli("run", ROOT / "recipes/digits", "-c", ROOT / "configs/debug.yaml",
                                     "data.train_utterances=96", "data.eval_utterances=32", f"run_dir={run_dir}")
     assert code == 0, err
     return run_dir
@@ -140,7 +140,7 @@ def tiny_asr_run(tmp_path_factory, data_root) -> Path:
             shutil.copy(data_root / "fsdd" / "recordings" / name, recordings / name)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEQKIT_DATA", str(data_root))
-        code, _, err = run_cli("run", ROOT / "recipes/asr", "-c", ROOT / "configs/debug.yaml",
+        code, _, err = run_cli("run", ROOT / "recipes/digits", "-c", ROOT / "configs/debug.yaml",
                                   f"data.path={recordings}", "data.train_utterances=8", "data.eval_utterances=4",
                                   "data.batch_size=4", "model.frontend.dim=16", "model.frontend.filters=4",
                                   "model.backend.hidden=16", "model.backend.layers=1", "trainer.limit_train_batches=1",

@@ -23,7 +23,7 @@ def test_blocks_lists_every_block_with_arguments(cli):
 def test_ls_lists_the_bundled_recipes(cli):
     result = cli("ls")
     assert result.code == 0
-    assert [line.split()[0] for line in result.out.splitlines()] == ["asr", "kws", "lm", "ltsf"]
+    assert [line.split()[0] for line in result.out.splitlines()] == ["asr", "digits", "kws", "lm", "ltsf"]
 
 
 def test_cp_copies_a_recipe_and_never_overwrites(cli, tmp_path):

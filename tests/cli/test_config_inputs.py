@@ -16,7 +16,7 @@ from seqkit.errors import SeqkitError
 
 from helpers import FAST, ROOT, one_line
 
-RECIPES = {name: ROOT / "recipes" / name for name in ("ltsf", "asr", "lm", "kws")}
+RECIPES = {name: ROOT / "recipes" / name for name in ("ltsf", "asr", "digits", "lm", "kws")}
 
 
 def leaves(cfg: dict, prefix: str = "") -> dict[str, object]:

@@ -16,8 +16,8 @@ from helpers import ROOT
 ])
 def test_an_old_setting_names_its_new_form(override, message):
     with pytest.raises(SeqkitError, match=message):
-        load_config(ROOT / "recipes/asr", overrides=[override])
+        load_config(ROOT / "recipes/digits", overrides=[override])
 
 
 def test_the_new_name_is_taken():
-    assert load_config(ROOT / "recipes/asr", overrides=["data.digits=isolated"]).data.digits == "isolated"
+    assert load_config(ROOT / "recipes/digits", overrides=["data.digits=isolated"]).data.digits == "isolated"

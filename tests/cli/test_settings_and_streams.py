@@ -27,7 +27,7 @@ def test_an_override_is_typed_by_what_the_setting_takes_not_by_the_overlay():
 
 
 def test_a_single_value_where_a_list_is_expected_is_a_list_of_one():
-    assert list(load_config(ROOT / "recipes/asr", overrides=["data.test_speakers=lucas"]).data.test_speakers) == \
+    assert list(load_config(ROOT / "recipes/digits", overrides=["data.test_speakers=lucas"]).data.test_speakers) == \
         ["lucas"]
 
 
@@ -37,7 +37,7 @@ def test_a_single_value_where_a_list_is_expected_is_a_list_of_one():
     ("ltsf", "trainer.limit_train_batches=0", "trainer.limit_train_batches must be a number of batches (1 or more) "
                                               "or a fraction of them in (0, 1], got 0"),
     ("ltsf", "trainer.limit_test_batches=1.5", "trainer.limit_test_batches must be a number of batches"),
-    ("asr", "data.noise_snr=5", "data.noise_snr must be [low, high] in dB with low <= high, got 5"),
+    ("digits", "data.noise_snr=5", "data.noise_snr must be [low, high] in dB with low <= high, got 5"),
     ("kws", "data.noise_snr=5", "data.noise_snr must be [low, high] in dB with low <= high, got [5]"),
 ])
 def test_a_value_no_run_can_use_is_one_line_and_writes_nothing(tmp_path, recipe, override, message):

@@ -47,7 +47,7 @@ def test_an_installed_wheel_lists_and_runs_the_bundled_recipes(tmp_path, data_ro
     seqkit = env / "bin" / "seqkit"
     listed = run(seqkit, "ls", cwd=outside)
     assert listed.returncode == 0 and [line.split()[0] for line in listed.stdout.splitlines()] == \
-        ["asr", "kws", "lm", "ltsf"], listed.stderr
+        ["asr", "digits", "kws", "lm", "ltsf"], listed.stderr
     environment = {**os.environ, "SEQKIT_DATA": str(data_root)}
     result = run(seqkit, "run", "ltsf", "-c", "debug", f"run_dir={outside / 'run'}", cwd=outside, env=environment)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -57,8 +57,8 @@ def test_an_installed_wheel_lists_and_runs_the_bundled_recipes(tmp_path, data_ro
 
     # A copied speech recipe, run with the overlay's repository path (bundled where no such file is),
     # then transcription and export of its checkpoint.
-    assert run(seqkit, "cp", "asr", outside / "my_asr", cwd=outside).returncode == 0
-    result = run(seqkit, "run", outside / "my_asr", "-c", "configs/debug.yaml", f"run_dir={outside / 'speech'}",
+    assert run(seqkit, "cp", "digits", outside / "my_digits", cwd=outside).returncode == 0
+    result = run(seqkit, "run", outside / "my_digits", "-c", "configs/debug.yaml", f"run_dir={outside / 'speech'}",
                  cwd=outside, env=environment)
     assert result.returncode == 0, result.stderr[-2000:]
     wav = data_root / "fsdd/recordings/3_lucas_1.wav"

@@ -20,8 +20,8 @@ from helpers import ROOT
 
 SMALL = {  # debug runs of each recipe, small enough to train and export in seconds
     "ltsf": ["data.seq_len=96", "model.frontend.dim=32", "model.backend.hidden=32"],
-    "asr": ["data.train_utterances=32", "data.eval_utterances=16", "model.frontend.filters=8", "model.frontend.dim=32",
-            "model.backend.hidden=32"],
+    "digits": ["data.train_utterances=32", "data.eval_utterances=16", "model.frontend.filters=8", "model.frontend.dim=32",
+              "model.backend.hidden=32"],
     "kws": ["model.frontend.filters=8", "model.frontend.dim=32", "model.backend.hidden=32"],
     "lm": ["model.frontend.dim=32", "model.backend.hidden=32", "sample.length=10"],
 }
@@ -71,7 +71,7 @@ def test_a_users_own_recording_and_csv(runs, cli, tmp_path, data_root, etth1):
     audio, rate = sf.read(data_root / "fsdd/recordings/3_lucas_1.wav", dtype="float32")
     wav = tmp_path / "mine_stereo.wav"
     sf.write(wav, np.stack([audio, 0.5 * audio], axis=1), rate)
-    result = cli("export", runs["asr"], tmp_path / "asr.pt", "--input", wav)
+    result = cli("export", runs["digits"], tmp_path / "asr.pt", "--input", wav)
     assert result.code == 0, result.err
     assert "mine_stereo.wav and its first 60%" in result.out
     csv = tmp_path / "recent.csv"

@@ -199,7 +199,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(cli, tm
 DETERMINISM = {
     "ltsf": ["model.frontend.dim=64", "model.backend.hidden=64", "trainer.precision=32-true"],
     "lm": ["model.frontend.dim=64", "model.backend.hidden=64", "trainer.precision=32-true"],
-    "asr": ["data.train_utterances=48", "data.eval_utterances=32", "model.backend.hidden=64"],
+    "digits": ["data.train_utterances=48", "data.eval_utterances=32", "model.backend.hidden=64"],
     "kws": ["model.backend.hidden=64"],
 }
 

@@ -15,8 +15,8 @@ WAVS = ("3_lucas_1", "7_george_2", "0_jackson_4")
 ONE_BATCH = ("trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1")
 SMALL = {  # small models: the point is what the commands accept, not what the models learn
     "ltsf": ["data.seq_len=96", "model.frontend.dim=32", "model.backend.hidden=32"],
-    "asr": ["data.train_utterances=32", "data.eval_utterances=16", "model.frontend.filters=8", "model.frontend.dim=32",
-            "model.backend.hidden=32"],
+    "digits": ["data.train_utterances=32", "data.eval_utterances=16", "model.frontend.filters=8", "model.frontend.dim=32",
+              "model.backend.hidden=32"],
     "kws": ["model.frontend.filters=8", "model.frontend.dim=32", "model.backend.hidden=32"],
     "lm": ["model.frontend.dim=32", "model.backend.hidden=32", "sample.length=10"],
 }
@@ -34,7 +34,7 @@ def trained_copy(cli, recipe: str, tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_a_renamed_speech_recogniser_transcribes_evaluates_adapts_ensembles_and_exports(cli, tmp_path, data_root):
-    _, run = trained_copy(cli, "asr", tmp_path)
+    _, run = trained_copy(cli, "digits", tmp_path)
     wavs = [data_root / f"fsdd/recordings/{name}.wav" for name in WAVS]
     result = cli("transcribe", run, *wavs, "--json", "--beam", "4", "--lexicon", "zero,one,three")
     assert result.code == 0 and [json.loads(line)["file"] for line in result.out.splitlines()] == list(map(str, wavs))
@@ -51,7 +51,7 @@ def test_a_renamed_speech_recogniser_transcribes_evaluates_adapts_ensembles_and_
     assert len(lines) == 1 and lines[0].startswith(f"wrote {tmp_path / 'adapted.ckpt'}: 1 round(s) over 3 recordings")
     assert "Epoch 0" in result.err
     result = cli("ensemble", run, tmp_path / "adapted.ckpt", "--out", tmp_path / "both.ckpt")
-    assert result.code == 0 and result.out.strip().endswith("an ensemble of 2 my_asr models"), result.err
+    assert result.code == 0 and result.out.strip().endswith("an ensemble of 2 my_digits models"), result.err
     assert cli("transcribe", tmp_path / "both.ckpt", wavs[0], "--beam", "4").code == 0
     result = cli("export", run, tmp_path / "asr.onnx")
     assert result.code == 0 and (tmp_path / "asr.onnx").is_file(), result.err

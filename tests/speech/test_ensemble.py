@@ -19,7 +19,7 @@ def test_an_ensemble_is_one_checkpoint_averaging_its_members(asr_run, eager_chec
     wavs = [data_root / f"fsdd/recordings/{n}.wav" for n in ("3_lucas_1", "7_george_2", "0_jackson_4")]
     out = tmp_path / "both.ckpt"
     code, text, err = run_cli("ensemble", asr_run, eager_checkpoint, "--out", out)
-    assert code == 0 and text.strip() == f"wrote {out}: an ensemble of 2 asr models", err
+    assert code == 0 and text.strip() == f"wrote {out}: an ensemble of 2 digits models", err
     ensemble, info = load_model(out)
     assert isinstance(ensemble, sk.Ensemble) and len(info["members"]) == 2 and not ensemble.training
     # Per frame: the mean of the members' log-probabilities, renormalised, on real recordings.

@@ -98,7 +98,7 @@ def speech_and_language_runs(tmp_path_factory, data_root, asr_run):
                                f"data.path={base / 'asr/train_transcripts.txt'}", "data.bptt=32",
                                "model.frontend.dim=32", "model.backend.hidden=32", f"run_dir={base / 'lm'}")
         assert code == 0, err
-        code, _, err = run_cli("run", ROOT / "recipes/asr", *debug, f"decode.lm={base / 'lm'}",
+        code, _, err = run_cli("run", ROOT / "recipes/digits", *debug, f"decode.lm={base / 'lm'}",
                                f"run_dir={base / 'asr_lm'}")
         assert code == 0, err
     return base

@@ -1,6 +1,6 @@
 """Speech recognition on spoken digits: conv spectrogram -> recurrent back-end -> CTC.
 
-Run with ``seqkit run recipes/asr [key=value ...] [-c overlay.yaml]``; see README.md here.
+Run with ``seqkit run recipes/digits [key=value ...] [-c overlay.yaml]``; see README.md here.
 """
 
 from __future__ import annotations

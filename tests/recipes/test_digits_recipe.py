@@ -27,7 +27,7 @@ def test_recipe_smoke_run_writes_every_file(asr_run):
 @pytest.mark.parametrize("backend", ["gru", "lstm", "rnn", "segrnn"])
 def test_any_backend_by_one_word_trains_on_real_speech(backend, data_root):
     torch.manual_seed(0)
-    cfg = sk.load_config(ROOT / "recipes/asr", overrides=[f"model.backend.name={backend}", "model.backend.hidden=16",
+    cfg = sk.load_config(ROOT / "recipes/digits", overrides=[f"model.backend.name={backend}", "model.backend.hidden=16",
                                                           "model.frontend.filters=4", "model.frontend.dim=16"])
     data = sk.SpeechData(**{**cfg.data, "train_utterances": 8, "batch_size": 8})
     model = sk.build_model(cfg.model, **data.dims)
@@ -42,7 +42,7 @@ def test_both_views_and_random_filter_through_the_recipe_and_export(tmp_path, da
     run_dir = tmp_path / "run"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEQKIT_DATA", str(data_root))
-        code, out, err = run_cli("run", ROOT / "recipes/asr", "-c", ROOT / "configs/debug.yaml",
+        code, out, err = run_cli("run", ROOT / "recipes/digits", "-c", ROOT / "configs/debug.yaml",
                                  "data.train_utterances=48", "data.eval_utterances=16", "model.frontend.norm=both",
                                  "model.frontend.filter_db=6", f"run_dir={run_dir}")
         assert code == 0, err

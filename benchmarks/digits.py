@@ -18,15 +18,15 @@ the default run) holds a speaker out with 1-4 training voices.
 Prints a table and writes JSON, updated after every run.
 
 Usage:
-    python benchmarks/asr.py                         # everything but voices (about four hours on 2 cores
+    python benchmarks/digits.py                         # everything but voices (about four hours on 2 cores
                                                      # with the ensemble members' runs there, six without)
-    python benchmarks/asr.py --only connected speed  # a part: lm, connected, isolated, isolated-trained,
+    python benchmarks/digits.py --only connected speed  # a part: lm, connected, isolated, isolated-trained,
                                                      # speakers, warp, adapt, ensemble, ensemble-adapt,
                                                      # speed, voices
-    python benchmarks/asr.py --only speakers --speakers george jackson   # in one process, and
-    python benchmarks/asr.py --only speakers --speakers lucas nicolas yweweler  # beside it
-    python benchmarks/asr.py --only voices --speakers george  # held-out WER with 1-4 training voices
-Set SEQKIT_DATA to the folder holding fsdd/recordings (`make bench-asr` does).
+    python benchmarks/digits.py --only speakers --speakers george jackson   # in one process, and
+    python benchmarks/digits.py --only speakers --speakers lucas nicolas yweweler  # beside it
+    python benchmarks/digits.py --only voices --speakers george  # held-out WER with 1-4 training voices
+Set SEQKIT_DATA to the folder holding fsdd/recordings (`make bench-digits` does).
 """
 
 from __future__ import annotations
@@ -62,18 +62,18 @@ ISOLATED = ["data.digits=isolated", "data.units=words", "model.frontend.time_str
 
 
 def run_recipe(overrides: list[str]) -> dict:
-    """Run recipes/asr in this process with `overrides`; return its metrics."""
+    """Run recipes/digits in this process with `overrides`; return its metrics."""
     sys.path.insert(0, str(ROOT))
     import seqkit as sk
 
-    return sk.run_recipe(ROOT / "recipes/asr", overrides)
+    return sk.run_recipe(ROOT / "recipes/digits", overrides)
 
 
 def run(name: str, extra: list[str]) -> dict:
     import torch
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = ROOT / "benchmarks/results/runs" / f"asr-{name}-{stamp}"
+    run_dir = ROOT / "benchmarks/results/runs" / f"digits-{name}-{stamp}"
     overrides = ["trainer.enable_progress_bar=false", f"run_dir={run_dir}", *extra]
     metrics = run_recipe(overrides)
     fused = {k: metrics[k] for k in ("test_lm", "val_lm", "test_lexicon", "val_lexicon") if k in metrics}
@@ -284,9 +284,9 @@ def transcripts_lm() -> str:
     sys.path.insert(0, str(ROOT))
     import seqkit as sk
 
-    cfg = sk.load_config(ROOT / "recipes/asr")
+    cfg = sk.load_config(ROOT / "recipes/digits")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    text = ROOT / "benchmarks/results/runs" / f"asr-transcripts-{stamp}.txt"
+    text = ROOT / "benchmarks/results/runs" / f"digits-transcripts-{stamp}.txt"
     text.parent.mkdir(parents=True, exist_ok=True)
     sk.SpeechData(**cfg.data).write_transcripts(text, cfg.trainer.max_epochs)
     run_dir = ROOT / "benchmarks/results/runs" / f"lm-transcripts-{stamp}"
@@ -354,7 +354,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every training run")
     parser.add_argument("--adapt-seed", type=int, default=0, help="seed of the 'ensemble-adapt' part's "
                         "self-training; other than 0, its results go to speakers_ensemble_adapted_seed<N>")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/asr.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/digits.json")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = json.loads(args.out.read_text()) if args.out.exists() else {}
