@@ -2,7 +2,9 @@
 
 Recordings are named ``{digit}_{speaker}_{index}.wav``. Splits follow FSDD's convention
 (index 0-4 test, 5-49 train; validation carved from train by index), or hold out whole speakers.
-Utterances join recordings into connected digits (or take them one by one: isolated).
+Utterances join recordings into connected words (or take them one by one: isolated); their
+transcripts are the recordings' words, so they serve any corpus of one-word recordings
+(`seqkit.data.classes` reads a folder of one subfolder per word).
 """
 
 from __future__ import annotations
@@ -24,10 +26,22 @@ NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
 
 @dataclass
 class Recording:
-    digit: int
+    """One recording of one word: the word (its transcript), who says it, which of their takes, the audio.
+
+    Example:
+        >>> Recording("seven", "lucas", 3, np.zeros(8, np.float32)).digit
+        7
+    """
+
+    word: str
     speaker: str
     index: int
     audio: np.ndarray  # float32 samples at the data set's rate
+
+    @property
+    def digit(self) -> int:
+        """FSDD's label: the word's place in `DIGITS` (for a recording of a digit word only)."""
+        return DIGITS.index(self.word)
 
 
 def read_fsdd(folder: Path, sample_rate: int = 8000) -> list[Recording]:
@@ -41,7 +55,7 @@ def read_fsdd(folder: Path, sample_rate: int = 8000) -> list[Recording]:
     recordings = []
     for path in files:
         digit, speaker, index = NAME.match(path.name).groups()
-        recordings.append(Recording(int(digit), speaker, int(index), read_audio(path, sample_rate)))
+        recordings.append(Recording(DIGITS[int(digit)], speaker, int(index), read_audio(path, sample_rate)))
     return recordings
 
 
@@ -77,7 +91,7 @@ class Utterances(Dataset):
     """Utterances built deterministically from recordings: utterance i depends only on (seed, i).
 
     ``connected``: 1-`max_digits` recordings of one speaker joined by pauses of 50-300 ms
-    (with optional noise), transcript the digit words; ``isolated``: one recording each.
+    (with optional noise), transcript their words; ``isolated``: one recording each.
     """
 
     def __init__(self, recordings: list[Recording], count: int, seed: int, digits: str = "connected",
@@ -126,7 +140,7 @@ class Utterances(Dataset):
 
     def transcript(self, i: int) -> str:
         """The transcript of utterance i (without building its audio)."""
-        return " ".join(DIGITS[self.recordings[p].digit] for p in self.plan(i)[0])
+        return " ".join(self.recordings[p].word for p in self.plan(i)[0])
 
     def utterance(self, i: int) -> tuple[np.ndarray, str, list[int]]:
         """Audio, transcript and the recordings used, for utterance i."""
@@ -144,4 +158,4 @@ class Utterances(Dataset):
             rng = np.random.default_rng((self.seed, i, 3))
             level = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) / 10 ** (rng.uniform(*self.snr) / 20)
             audio = audio + rng.normal(0, level, len(audio)).astype(np.float32)
-        return audio, " ".join(DIGITS[self.recordings[p].digit] for p in picks), picks
+        return audio, " ".join(self.recordings[p].word for p in picks), picks

@@ -1,5 +1,6 @@
-"""SpeechData: the speech data module (FSDD's connected or isolated digits today), its
-length-bucketed batches and their padding."""
+"""SpeechData: the speech data module (connected or isolated words from FSDD's flat folder or from a
+folder of one subfolder per class, Speech Commands' layout), its length-bucketed batches and their
+padding."""
 
 from __future__ import annotations
 
@@ -11,12 +12,40 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqkit.data.audio import speech_batch
+from seqkit.data.classes import LAYOUT, class_folders, read_classes
 from seqkit.data.equalize import equalize_speakers
-from seqkit.data.fsdd import Utterances, read_fsdd, split
+from seqkit.data.fsdd import NAME, Utterances, read_fsdd, split
 from seqkit.data.resume import ResumableData
 from seqkit.data.root import locate_folder
 from seqkit.data.tokenizers import CharTokenizer, PieceTokenizer, WordTokenizer, tokenizer_from_data
 from seqkit.errors import SeqkitError
+
+
+def read_recordings(folder: Path, sample_rate: int, test_speakers: list[str] = (), validation: float = 10.0,
+                    testing: float = 10.0):
+    """The recordings of `folder` and the function that splits them (train, val, test).
+
+    FSDD's flat folder (``{digit}_{speaker}_{index}.wav``, `seqkit.data.fsdd.split`, `test_speakers`
+    held out) or a class folder (`seqkit.data.classes`: Speech Commands' split, `validation` and
+    `testing` percent of the speakers, or its list files); the function splits the recordings (or
+    their equalised copies, in the same order) the same way every time.
+    """
+    if not folder.is_dir() or any(NAME.match(p.name) for p in folder.iterdir()):
+        return read_fsdd(folder, sample_rate), lambda recordings: split(recordings, list(test_speakers))
+    if not class_folders(folder):
+        raise SeqkitError(f"{folder}: no recordings named digit_speaker_index.wav (FSDD) and no class subfolders "
+                          f"({LAYOUT}, Speech Commands); give a folder in one of these layouts")
+    if test_speakers:
+        raise SeqkitError(f"data.test_speakers holds FSDD speakers out; {folder} is a class folder, split by its "
+                          f"speakers' hash or its validation_list.txt and testing_list.txt: leave it empty")
+    parts = read_classes(folder, sample_rate, validation, testing)
+    sizes = {name: len(part) for name, part in parts.items()}
+
+    def regroup(recordings: list) -> dict:
+        starts = np.cumsum([0, *sizes.values()])
+        return {name: recordings[start:start + size] for (name, size), start in zip(sizes.items(), starts)}
+
+    return [r for part in parts.values() for r in part], regroup
 
 
 class Batches(Sampler):
@@ -79,12 +108,16 @@ class _Identity(Dataset):
 
 
 class SpeechData(ResumableData, L.LightningDataModule):
-    """FSDD spoken digits as connected-digit (or isolated) utterances, with a tokenizer.
+    """Recordings of one word each as connected-word (or isolated) utterances, with a tokenizer.
 
     Args:
-        path: the folder of FSDD recordings, under the data root or absolute.
-        digits: ``connected`` (1-`max_digits` digits per utterance) or ``isolated``.
-        test_speakers: hold these speakers out entirely (test); empty for FSDD's own split.
+        path: under the data root or absolute: FSDD's folder of ``{digit}_{speaker}_{index}.wav``
+            recordings, or a folder of one subfolder of recordings per class (the subfolder's name
+            is the word), Speech Commands' layout ``<class>/<speaker>_nohash_<n>.wav``
+            (`seqkit.data.classes`); any rate, channels and format `read_audio` reads.
+        digits: ``connected`` (1-`max_digits` words of one speaker per utterance) or ``isolated``.
+        test_speakers: FSDD: hold these speakers out entirely (test); empty for FSDD's own split.
+            A class folder refuses it (its split is by speaker already).
         units: ``chars``, ``words`` (the digit words) or ``sentencepiece`` (trained on the
             training transcripts only).
         vocab_size: sentencepiece vocabulary size.
@@ -100,8 +133,11 @@ class SpeechData(ResumableData, L.LightningDataModule):
         equalize: filter each speaker's recordings to the training speakers' average spectrum
             (`equalize_speakers`); a held-out speaker's own recordings give their statistics, and
             ``seqkit transcribe`` estimates them from the files it is given.
-        sample_rate: the rate of the recordings and of the model.
+        sample_rate: the rate of the model; recordings at another rate are resampled to it.
         seed: seeds the utterance builder.
+        validation_percentage: a class folder without list files: the percentage of speakers (by
+            Speech Commands' hash) whose recordings are validation; FSDD ignores it.
+        testing_percentage: the same for test.
         tokenizer: a tokenizer saved by `to_data` (a checkpoint's) to use instead of fitting one.
     """
 
@@ -110,18 +146,19 @@ class SpeechData(ResumableData, L.LightningDataModule):
                  train_utterances: int = 4000, eval_utterances: int = 500, max_digits: int = 7,
                  noise: float = 0.0, speed_perturb: float = 0.0, noise_snr: list[float] | None = None,
                  equalize: bool = False, sample_rate: int = 8000, seed: int = 0,
-                 tokenizer: dict | None = None):
+                 tokenizer: dict | None = None, validation_percentage: float = 10.0, testing_percentage: float = 10.0):
         super().__init__()
         folder = Path(path)
         folder = folder if folder.is_absolute() else locate_folder(path)
         self.batch_size, self.sample_rate, self.digits = batch_size, sample_rate, digits
-        recordings = read_fsdd(folder, sample_rate)
-        parts = split(recordings, list(test_speakers or []))  # checks the speakers' names first
+        recordings, regroup = read_recordings(folder, sample_rate, list(test_speakers or []),
+                                              validation_percentage, testing_percentage)
+        parts = regroup(recordings)  # checks the speakers' names first
         self.reference = None
         if equalize:
             trained = sorted({r.speaker for r in parts["train"]})
             recordings, self.reference = equalize_speakers(recordings, trained)
-            parts = split(recordings, list(test_speakers or []))
+            parts = regroup(recordings)
         count = {"train": train_utterances, "val": eval_utterances, "test": eval_utterances}
         offsets = {"train": 0, "val": 1_000_000, "test": 2_000_000}  # distinct seeds per split
         self.splits = {name: Utterances(recs, count[name], seed + offsets[name], digits, max_digits, sample_rate, noise,
@@ -129,6 +166,8 @@ class SpeechData(ResumableData, L.LightningDataModule):
                                         noise_snr if name == "train" else None)
                        for name, recs in parts.items()}
         train_texts = [self.splits["train"].transcript(i) for i in range(min(2000, len(self.splits["train"])))]
+        seen = {w for text in train_texts for w in text.split()}  # a large class folder's first 2000 miss classes:
+        train_texts += sorted({r.word for r in parts["train"]} - seen)  # each missing word once (FSDD: none)
         if tokenizer is not None:
             self.tokenizer = tokenizer_from_data(tokenizer)
         elif units == "chars":
