@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -148,3 +149,40 @@ def tiny_asr_run(tmp_path_factory, data_root) -> Path:
                                   "trainer.enable_progress_bar=false", f"run_dir={base / 'asr'}")
     assert code == 0, err
     return base / "asr"
+
+
+# ---------------------------------------------------------------------------------------------
+# Real AN4 utterances: manifests of a few, and the speech recipe's smoke run on the whole corpus.
+
+@pytest.fixture
+def manifests(data_root, tmp_path):
+    """A TSV manifest of 12 AN4 training utterances of three speakers and a JSONL one of 4 test utterances."""
+    rows = []
+    for line in (data_root / "an4/etc/an4_train.transcription").read_text().splitlines()[:12]:
+        words, uid = line.rsplit(" (", 1)
+        prefix, speaker, suffix = uid.rstrip(")").split("-")
+        rows.append((data_root / "an4/wav/an4_clstk" / speaker / f"{uid.rstrip(')')}.sph", words, speaker))
+    (tmp_path / "train.tsv").write_text("audio\ttext\tspeaker\n" + "".join(f"{a}\t{t}\t{s}\n" for a, t, s in rows))
+    test = []
+    for line in (data_root / "an4/etc/an4_test.transcription").read_text().splitlines()[:4]:
+        words, uid = line.rsplit(" (", 1)
+        uid = uid.rstrip(")")
+        test.append({"audio": str(data_root / "an4/wav/an4test_clstk" / uid.split("-")[1] / f"{uid}.sph"),
+                     "text": words.strip()})
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in test))
+    return tmp_path / "train.tsv", tmp_path / "test.jsonl", sorted({s for _, _, s in rows})
+
+
+@pytest.fixture(scope="session")
+def an4_run(tmp_path_factory, data_root) -> Path:
+    """recipes/asr on AN4 (its default corpus) with a tiny model, two training batches."""
+    run_dir = tmp_path_factory.mktemp("an4") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQKIT_DATA", str(data_root))
+        code, _, err = run_cli("run", ROOT / "recipes/asr", "-c", "debug", "model.frontend.n_mels=40",
+                               "model.frontend.filters=4", "model.frontend.dim=16", "model.backend.hidden=16",
+                               "model.backend.layers=1", "data.max_seconds=24", "trainer.limit_train_batches=2",
+                               "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+                               "trainer.enable_progress_bar=false", f"run_dir={run_dir}")
+    assert code == 0, err
+    return run_dir

@@ -14,8 +14,9 @@ import torchaudio.functional as AF
 from seqkit.errors import SeqkitError
 
 
-def read_audio(path: Path, sample_rate: int | None = None) -> np.ndarray:
-    """Read an audio file as mono float32, resampled to `sample_rate` if given.
+def read_audio(path: Path, sample_rate: int | None = None, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """Read an audio file as mono float32, resampled to `sample_rate` if given; only the part from
+    `start` to `end` seconds (None: the file's end) when they are given.
 
     Errors name the file: missing, empty, not audio, truncated or without samples.
     """
@@ -27,12 +28,18 @@ def read_audio(path: Path, sample_rate: int | None = None) -> np.ndarray:
     if path.stat().st_size == 0:
         raise SeqkitError(f"{path}: empty file")
     try:
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        with sf.SoundFile(path) as file:
+            rate = file.samplerate
+            first = round(start * rate)
+            if first:
+                file.seek(min(first, file.frames))
+            audio = file.read(-1 if end is None else max(0, round(end * rate) - first), dtype="float32",
+                              always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise SeqkitError(f"{path}: not a readable audio file ({' '.join(str(err).split())[:120]}); "
                           f"give one libsndfile reads: {readable_formats()}") from None
     if audio.shape[0] == 0:
-        raise SeqkitError(f"{path}: no audio samples")
+        raise SeqkitError(f"{path}: no audio samples" + (f" from {start:g} s on" if start else ""))
     audio = audio.mean(axis=1)  # down-mix to mono
     if not np.isfinite(audio).all():
         raise SeqkitError(f"{path}: audio holds NaN or infinite samples")

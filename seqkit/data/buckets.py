@@ -25,6 +25,7 @@ class DurationBatches(Sampler):
         buckets: groups of similar duration that utterances are shuffled within.
         shuffle: shuffle within buckets and the batches' order.
         seed: seeds the shuffling.
+        max_count: at most this many utterances per batch (None: only the budget bounds it).
 
     Example:
         >>> sampler = DurationBatches([1.0, 1.1, 5.0, 0.9, 4.8, 1.2], max_seconds=10.0, buckets=2, shuffle=False)
@@ -32,7 +33,8 @@ class DurationBatches(Sampler):
         ([[3, 0, 1], [5, 4], [2]], 3)
     """
 
-    def __init__(self, durations, max_seconds: float, buckets: int = 10, shuffle: bool = True, seed: int = 0):
+    def __init__(self, durations, max_seconds: float, buckets: int = 10, shuffle: bool = True, seed: int = 0,
+                 max_count: int | None = None):
         self.durations = np.asarray(durations, dtype=np.float64)
         if not len(self.durations):
             raise SeqkitError("no utterances to batch")
@@ -40,7 +42,10 @@ class DurationBatches(Sampler):
         if self.durations[longest] > max_seconds:
             raise SeqkitError(f"utterance {longest} lasts {self.durations[longest]:.1f} s, more than the batch budget "
                               f"of {max_seconds:g} s; raise the budget or cut the recording shorter")
+        if max_count is not None and max_count < 1:
+            raise SeqkitError(f"at most {max_count} utterances per batch: give 1 or more (or none for no limit)")
         self.max_seconds, self.buckets, self.shuffle, self.seed = max_seconds, max(1, buckets), shuffle, seed
+        self.max_count = max_count or len(self.durations)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -57,7 +62,7 @@ class DurationBatches(Sampler):
             batch, longest = [], 0.0
             for index in group.tolist():
                 widest = max(longest, self.durations[index])
-                if batch and widest * (len(batch) + 1) > self.max_seconds:
+                if batch and (widest * (len(batch) + 1) > self.max_seconds or len(batch) == self.max_count):
                     out.append(batch)
                     batch, widest = [], self.durations[index]
                 batch.append(index)

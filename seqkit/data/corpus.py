@@ -81,3 +81,26 @@ def speaker_fraction(utterances: list[Utterance], fraction: float, seed: int = 0
     rank = sorted(speakers, key=lambda s: hashlib.sha256(f"{seed}:{s}".encode()).hexdigest())
     count = min(len(speakers) - 1, max(1, round(fraction * len(speakers))))
     return by_speakers(utterances, rank[:count])
+
+
+CASES = ("upper", "lower", "keep")
+PUNCTUATION = ("strip", "keep")
+
+
+def normalize(text: str, case: str = "keep", punctuation: str = "keep") -> str:
+    """A transcript as a recogniser is trained on it: with ``punctuation="strip"`` every character
+    that is not a letter, a digit, an apostrophe or a space becomes a space (so "well-known" gives
+    two words); then the `case` rule (``upper``, ``lower`` or ``keep``), and the spaces collapsed.
+
+    Example:
+        >>> normalize("  Hello,  world -- it's <s>me!", "upper", "strip")
+        "HELLO WORLD IT'S S ME"
+    """
+    if case not in CASES:
+        raise SeqkitError(f"data.case must be {', '.join(CASES)}, got {case!r}")
+    if punctuation not in PUNCTUATION:
+        raise SeqkitError(f"data.punctuation must be strip or keep, got {punctuation!r}")
+    if punctuation == "strip":
+        text = "".join(c if c.isalnum() or c in "' " else " " for c in text)
+    text = text.upper() if case == "upper" else text.lower() if case == "lower" else text
+    return " ".join(text.split())

@@ -17,7 +17,7 @@ from seqkit.data.equalize import equalize_speakers
 from seqkit.data.fsdd import NAME, Utterances, read_fsdd, split
 from seqkit.data.resume import ResumableData
 from seqkit.data.root import locate_folder
-from seqkit.data.tokenizers import CharTokenizer, PieceTokenizer, WordTokenizer, tokenizer_from_data
+from seqkit.data.tokenizers import fit_tokenizer
 from seqkit.errors import SeqkitError
 
 
@@ -168,16 +168,7 @@ class SpeechData(ResumableData, L.LightningDataModule):
         train_texts = [self.splits["train"].transcript(i) for i in range(min(2000, len(self.splits["train"])))]
         seen = {w for text in train_texts for w in text.split()}  # a large class folder's first 2000 miss classes:
         train_texts += sorted({r.word for r in parts["train"]} - seen)  # each missing word once (FSDD: none)
-        if tokenizer is not None:
-            self.tokenizer = tokenizer_from_data(tokenizer)
-        elif units == "chars":
-            self.tokenizer = CharTokenizer.fit(train_texts)
-        elif units == "words":
-            self.tokenizer = WordTokenizer.fit(train_texts)
-        elif units == "sentencepiece":
-            self.tokenizer = PieceTokenizer.fit(train_texts, vocab_size, model_type)
-        else:
-            raise SeqkitError(f"data.units must be chars, words or sentencepiece, got {units!r}")
+        self.tokenizer = fit_tokenizer(units, train_texts, vocab_size, model_type, tokenizer)
 
     def write_transcripts(self, path: Path, epochs: int) -> Path:
         """Write the transcripts of the training utterances of `epochs` epochs, one per line

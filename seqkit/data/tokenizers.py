@@ -256,3 +256,18 @@ def tokenizer_from_data(data: dict) -> CharTokenizer | PieceTokenizer:
     if data["kind"] == "words":
         return WordTokenizer(data["words"])
     return PieceTokenizer(data["model"])
+
+
+def fit_tokenizer(units: str, texts: list[str], vocab_size: int = 32, model_type: str = "unigram",
+                  saved: dict | None = None) -> CharTokenizer | WordTokenizer | PieceTokenizer:
+    """A speech model's tokenizer: the `saved` one (a checkpoint's `to_data`), else one of `units`
+    (``chars``, ``words`` or ``sentencepiece``) fitted on the training transcripts `texts`."""
+    if saved is not None:
+        return tokenizer_from_data(saved)
+    if units == "chars":
+        return CharTokenizer.fit(texts)
+    if units == "words":
+        return WordTokenizer.fit(texts)
+    if units == "sentencepiece":
+        return PieceTokenizer.fit(texts, vocab_size, model_type)
+    raise SeqkitError(f"data.units must be chars, words or sentencepiece, got {units!r}")

@@ -20,8 +20,8 @@ from helpers import ROOT
 
 SMALL = {  # debug runs of each recipe, small enough to train and export in seconds
     "ltsf": ["data.seq_len=96", "model.frontend.dim=32", "model.backend.hidden=32"],
-    "digits": ["data.train_utterances=32", "data.eval_utterances=16", "model.frontend.filters=8", "model.frontend.dim=32",
-              "model.backend.hidden=32"],
+    "digits": ["data.train_utterances=32", "data.eval_utterances=16", "model.frontend.filters=8",
+               "model.frontend.dim=32", "model.backend.hidden=32"],
     "kws": ["model.frontend.filters=8", "model.frontend.dim=32", "model.backend.hidden=32"],
     "lm": ["model.frontend.dim=32", "model.backend.hidden=32", "sample.length=10"],
 }

@@ -15,8 +15,8 @@ WAVS = ("3_lucas_1", "7_george_2", "0_jackson_4")
 ONE_BATCH = ("trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1")
 SMALL = {  # small models: the point is what the commands accept, not what the models learn
     "ltsf": ["data.seq_len=96", "model.frontend.dim=32", "model.backend.hidden=32"],
-    "digits": ["data.train_utterances=32", "data.eval_utterances=16", "model.frontend.filters=8", "model.frontend.dim=32",
-              "model.backend.hidden=32"],
+    "digits": ["data.train_utterances=32", "data.eval_utterances=16", "model.frontend.filters=8",
+               "model.frontend.dim=32", "model.backend.hidden=32"],
     "kws": ["model.frontend.filters=8", "model.frontend.dim=32", "model.backend.hidden=32"],
     "lm": ["model.frontend.dim=32", "model.backend.hidden=32", "sample.length=10"],
 }

@@ -1,0 +1,94 @@
+"""Speech recognition on a real corpus (CMU AN4 by default): log-mel + conv subsampling -> recurrent
+back-end -> CTC, trained on utterances batched by duration, scored on dev and test.
+
+Run with ``seqkit run recipes/asr [key=value ...] [-c overlay.yaml]``; see README.md here.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+
+import seqkit as sk
+
+RECIPE = Path(__file__).resolve().parent.name  # a copied recipe's runs and checkpoints carry its own name
+
+
+def main(cfg) -> dict:
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    # Data: the corpus's train, dev and test utterances (audio read as batches need it), a tokenizer
+    # fitted on the normalised training transcripts.
+    data = sk.CorpusData(**cfg.data)
+    model = sk.build_model(cfg.model, **data.dims)
+    run_dir = sk.create_run_dir(cfg, RECIPE)
+    info = {"recipe": RECIPE, "config": sk.to_dict(cfg), "dims": data.dims, **data.info}
+    task = sk.Task(model, **cfg.train, info=info)
+
+    trainer = sk.make_trainer(cfg.trainer, run_dir)
+    start = time.perf_counter()
+    trainer.fit(task, datamodule=data)
+    fit_seconds = time.perf_counter() - start
+
+    # WER and CER, greedy and beam, with the best checkpoint (by dev loss), on dev and test; then
+    # beam-search passes with a language model fused in (decode.lm: *_lm) and spelling only the
+    # words of decode.lexicon (*_lexicon, with the LM if there is one).
+    units = sk.unit_texts(data.tokenizer)
+    lm = sk.LanguageModelScorer.from_checkpoint(cfg.decode.lm, units, cfg.decode.lm_weight) if cfg.decode.lm else None
+    passes = {"": (None, None)}
+    if lm is not None:
+        passes["_lm"] = (lm, None)
+    if cfg.decode.lexicon:
+        passes["_lexicon"] = (lm, sk.Lexicon.of(cfg.decode.lexicon, data.tokenizer, "decode.lexicon", drop=True))
+    results = {}
+    for suffix, (scorer, lexicon) in passes.items():
+        model.head.fuse(scorer)
+        model.head.constrain(lexicon)
+        for split, loader in (("dev", data.val_dataloader()), ("test", data.test_dataloader())):
+            scores = sk.run_test(trainer, task, dataloaders=loader, ckpt_path=None if suffix else "best")
+            results[split + suffix] = {k: v for k, v in scores.items() if not suffix or "beam" in k}
+    model.head.fuse(None)
+    model.head.constrain(None)
+
+    # The training transcripts, one per line: the text for a language model to fuse (recipes/lm).
+    data.write_transcripts(run_dir / "train_transcripts.txt")
+
+    # Plot a few test utterances: spectrogram over the CTC posteriors, with the decoded text.
+    batch = next(iter(data.test_dataloader()))
+    shown = min(3, len(batch["texts"]))
+    task.eval()
+    with torch.no_grad():
+        log_probs, lengths = task(batch)
+        spec, frames = model.frontend.features(batch["inputs"], batch["input_lengths"])
+        spec = spec[:, 0] if spec.dim() == 4 else spec  # norm: both -> the per-utterance view
+    hypotheses = [data.tokenizer.decode(ids) for ids in model.head.decode(log_probs, lengths)]
+    frame_ms = model.frontend.frame_ms * model.backend.provides.get("stride", 1)  # segrnn groups frames
+    sk.ctc_plot(run_dir / "transcripts.png",
+                [spec[k, :, : frames[k]].numpy() for k in range(shown)],
+                [log_probs[k, : lengths[k]].exp().numpy() for k in range(shown)],
+                hypotheses[:shown], batch["texts"][:shown], units, frame_ms)
+    sk.loss_curves(run_dir / "loss.png", run_dir / "logs" / "metrics.csv")
+
+    epochs = sk.history(trainer)
+    metrics = {
+        **results,
+        "epochs": len(epochs),
+        "fit_seconds": round(fit_seconds, 1),
+        # (whole epochs only: with trainer.limit_train_batches below 1 the audio trained on is not known here)
+        "train_audio_seconds_per_second": round(data.epoch_seconds() * len(epochs) / fit_seconds, 1)
+        if cfg.trainer.limit_train_batches == 1.0 else None,
+        "history": epochs,
+        "data": {"utterances": {k: len(v) for k, v in data.utterances.items()},
+                 "hours": {k: round(sum(v) / 3600, 3) for k, v in data.seconds.items()}},
+        "seed": cfg.seed,
+    }
+    sk.write_json(run_dir / "metrics.json", metrics)
+    test = results["test"]
+    fused = f", beam + LM {results['test_lm']['wer_beam']:.2%}" if "test_lm" in results else ""
+    fused += f", beam + lexicon {results['test_lexicon']['wer_beam']:.2%}" if "test_lexicon" in results else ""
+    print(f"test WER {test['wer']:.2%} (beam {test['wer_beam']:.2%}{fused}), CER {test['cer']:.2%}; run: {run_dir}")
+    metrics["run_dir"] = str(run_dir)
+    return metrics
