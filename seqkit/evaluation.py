@@ -14,10 +14,12 @@ from seqkit.speech.warp import check_warp, parse_warp, set_warp
 from seqkit.task import Task
 from seqkit.training import make_trainer, run_test
 
+SPLITS = ("test", "val", "dev")
+
 
 def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Path | None = None,
-             lm_weight: float = 0.3, warp: float | str | None = None) -> dict[str, float]:
-    """Re-compute a checkpoint's test metrics on the data its config names.
+             lm_weight: float = 0.3, warp: float | str | None = None, split: str = "test") -> dict[str, float]:
+    """Re-compute a checkpoint's test metrics (or its validation split's) on the data its config names.
 
     Args:
         target: a checkpoint, or a run directory (its best checkpoint is used).
@@ -27,7 +29,11 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
         warp: speech: warp the spectrum's frequencies by this factor, or ``"auto"``: by the one
             `choose_warp` finds on the test audio (no transcripts; meant for one held-out speaker);
             the factor is reported as ``warp``.
+        split: ``test``, or ``val`` (also ``dev``): the validation split, to choose decoding
+            settings (such as `lm_weight`) without reading the test split.
     """
+    if split not in SPLITS:
+        raise SeqkitError(f"--split must be test, val or dev, got {split!r}")
     warp = parse_warp(warp)
     model, info = load_model(resolve(target))
     if warp is not None:
@@ -43,10 +49,11 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
             raise SeqkitError(f"{target}: --lexicon and --lm change a speech recogniser's beam search; this is "
                               f"{describe(model)}")
         set_beam_search(model.head, data.tokenizer, lexicon, lm, lm_weight)
-    set_warp(model, warp, ((b["inputs"], b["input_lengths"]) for b in data.test_dataloader()))
+    loader = data.test_dataloader if split == "test" else data.val_dataloader
+    set_warp(model, warp, ((b["inputs"], b["input_lengths"]) for b in loader()))
     task = Task(model, **cfg["train"], info=info)
     settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs",)}
     settings["enable_progress_bar"] = False
     trainer = make_trainer(settings, run_dir=None)
-    scores = run_test(trainer, task, datamodule=data)
+    scores = run_test(trainer, task, dataloaders=loader())
     return scores if warp is None else {**scores, "warp": model.frontend.warp}

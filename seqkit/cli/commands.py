@@ -43,12 +43,15 @@ def evaluate(
     lm: Path = LM,
     lm_weight: float = LM_WEIGHT,
     warp: str = typer.Option(None, "--warp", help=f"{WARP_HELP}; over the test audio, for a held-out speaker."),
+    split: str = typer.Option("test", "--split", help="test, or val (dev): the validation split, to choose "
+                              "settings such as --lm-weight without reading the test split."),
 ) -> None:
     """Re-compute the test metrics of a checkpoint (a run's best by default); prints JSON."""
     from seqkit.evaluation import evaluate as run_eval
 
     set_data_root(data_root)
-    print(json.dumps(run_eval(target, lexicon=words(lexicon), lm=lm, lm_weight=lm_weight, warp=warp), indent=2))
+    print(json.dumps(run_eval(target, lexicon=words(lexicon), lm=lm, lm_weight=lm_weight, warp=warp, split=split),
+                     indent=2))
 
 
 @app.command()

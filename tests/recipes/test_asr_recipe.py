@@ -33,8 +33,13 @@ def test_an4_by_default_writes_the_run_and_its_checkpoint_transcribes_and_evalua
     assert result.code == 0, result.err
     line = json.loads(result.out)
     assert line["file"] == str(wav) and isinstance(line["text"], str)
-    result = cli("eval", an4_run)
-    assert result.code == 0 and "wer" in result.out, result.err
+    for split in ("test", "dev"):  # the best checkpoint on each split again: the run's own figures
+        result = cli("eval", an4_run, "--split", split)
+        assert result.code == 0, result.err
+        scores = json.loads(result.out)
+        assert {k: round(scores[k], 4) for k in metrics[split]} == {k: round(v, 4) for k, v in metrics[split].items()}
+    code, _, err = cli("eval", an4_run, "--split", "train")
+    one_line_error(code, err, "--split", "'train'")
 
 
 def test_a_users_manifests_train_by_config_alone(cli, manifests, tmp_path):
