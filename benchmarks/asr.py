@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import ROOT, commit, portable
 
 # Published on the same split (ESPnet's recipes' RESULTS.md); not ours.
@@ -163,7 +162,7 @@ def long_recording(run: Path, minutes: float = 10.0) -> dict:
 
 def table(report: dict) -> str:
     rows = ["| system | dev WER | dev CER | test WER | test CER |", "|---|---|---|---|---|"]
-    for key, anchor in ANCHORS.items():
+    for anchor in ANCHORS.values():
         rows.append(f"| {anchor['system']} (published) | {anchor.get('dev_wer', '-')} | {anchor.get('dev_cer', '-')} | "
                     f"{anchor.get('test_wer', '-')} | {anchor.get('test_cer', '-')} |")
     train_ = report.get("train", {})
