@@ -147,8 +147,8 @@ def adapt(checkpoint: str | Path, files: list[str | Path], out: str | Path, lexi
     if head_name(model) != "ctc":
         raise SeqkitError(f"{checkpoint} is {describe(model)}; adapt fine-tunes a speech recogniser (a ctc head)")
     tokenizer = tokenizer_from_data(info["tokenizer"])
-    if lexicon == "config":
-        lexicon = (info["config"].get("decode") or {}).get("lexicon")
+    if lexicon == "config":  # the recipe's decode.lexicon, as its run resolved it (recipes/asr: "train")
+        lexicon = info["lexicon"] if "lexicon" in info else (info["config"].get("decode") or {}).get("lexicon")
     check_beam(options.get("beam", 8), lm, lexicon, more=" (or --lexicon none without --lm)")
     set_beam_search(model.head, tokenizer, list(lexicon) if lexicon is not None else None, lm, lm_weight)
     audio, bad = read_recordings(files, info)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from helpers import ROOT, one_line_error
 
@@ -28,6 +29,9 @@ def test_an4_by_default_writes_the_run_and_its_checkpoint_transcribes_and_evalua
         assert (an4_run / name).is_file(), name
     lines = (an4_run / "train_transcripts.txt").read_text().splitlines()
     assert len(lines) == 848 and all(line == line.upper() for line in lines)
+    info = torch.load(an4_run / "checkpoints/best.ckpt", weights_only=True)["seqkit"]
+    assert info["lexicon"] == sorted({w for line in lines for w in line.split()})  # decode.lexicon: train
+    assert {"wer_beam", "cer_beam"} <= set(metrics["test_lexicon"])
     wav = data_root / "an4/wav/an4test_clstk/fcaw/an406-fcaw-b.sph"
     result = cli("transcribe", an4_run, wav, "--json")
     assert result.code == 0, result.err

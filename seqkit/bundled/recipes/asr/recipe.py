@@ -25,7 +25,10 @@ def main(cfg) -> dict:
     data = sk.CorpusData(**cfg.data)
     model = sk.build_model(cfg.model, **data.dims)
     run_dir = sk.create_run_dir(cfg, RECIPE)
-    info = {"recipe": RECIPE, "config": sk.to_dict(cfg), "dims": data.dims, **data.info}
+    words = cfg.decode.lexicon  # train: the words of the training transcripts (a closed vocabulary, as AN4's)
+    words = sorted({w for text in data.texts["train"] for w in text.split()}) if words == "train" else words
+    info = {"recipe": RECIPE, "config": sk.to_dict(cfg), "dims": data.dims, **data.info,
+            "lexicon": list(words) if words else None}  # for `seqkit adapt --lexicon config`
     task = sk.Task(model, **cfg.train, info=info)
 
     trainer = sk.make_trainer(cfg.trainer, run_dir)
@@ -41,8 +44,8 @@ def main(cfg) -> dict:
     passes = {"": (None, None)}
     if lm is not None:
         passes["_lm"] = (lm, None)
-    if cfg.decode.lexicon:
-        passes["_lexicon"] = (lm, sk.Lexicon.of(cfg.decode.lexicon, data.tokenizer, "decode.lexicon", drop=True))
+    if words:
+        passes["_lexicon"] = (lm, sk.Lexicon.of(words, data.tokenizer, "decode.lexicon", drop=True))
     results = {}
     for suffix, (scorer, lexicon) in passes.items():
         model.head.fuse(scorer)
