@@ -98,19 +98,39 @@ def series_plan(model, info: dict, source: Path | None) -> Plan:
          "statistics, stored in the file's metadata); cutting the window from a CSV and the future dates"])
 
 
-def audio_plan(model, info: dict, source: Path | None) -> Plan:
-    from seqkit.data.audio import pad_waves, read_audio
+def test_recordings(info: dict) -> tuple[list[Path], list, str]:
+    """Two test recordings of the data a speech checkpoint was trained on (its files, their audio at
+    the model's rate, and what they are): a corpus's first two test utterances, FSDD's two first
+    index-0 recordings, or a class folder's first two files."""
+    from seqkit.data.audio import read_audio
+    from seqkit.data.classes import find_classes
     from seqkit.data.fsdd import NAME
     from seqkit.data.root import locate_folder
+    from seqkit.data.splits import read_splits
+
+    data, rate = _data(info, "recording"), info["sample_rate"]
+    if info.get("data_module") == "CorpusData":
+        keys = ("path", "train", "dev", "test", "dev_split", "test_split", "seed")
+        picked = read_splits(**{k: data[k] for k in keys if k in data})["test"][:2]
+        return ([u.audio for u in picked], [read_audio(u.audio, rate, u.start, u.end) for u in picked],
+                f"test utterances {' and '.join(u.id for u in picked)} (a padded batch, then the first alone)")
+    folder = locate_folder(data["path"])
+    files = sorted(p for p in folder.iterdir() if NAME.match(p.name) and NAME.match(p.name).group(3) == "0")[:2]
+    kind = "FSDD test recordings"
+    if len(files) < 2 and any(p.is_dir() for p in folder.iterdir()):  # a class folder
+        files, kind = [folder / f for files in find_classes(folder).values() for f in files][:2], "recordings"
+    if len(files) < 2:
+        raise SeqkitError(f"{folder}: no two test recordings to check with; pass --input FILE")
+    return files, [read_audio(f, rate) for f in files], \
+        f"{kind} {files[0].name} and {files[1].name} (a padded batch, then the first alone)"
+
+
+def audio_plan(model, info: dict, source: Path | None) -> Plan:
+    from seqkit.data.audio import pad_waves, read_audio
 
     rate, n_fft = info["sample_rate"], model.frontend.n_fft
     if source is None:
-        folder = locate_folder(_data(info, "recording")["path"])
-        files = sorted(p for p in folder.iterdir() if NAME.match(p.name) and NAME.match(p.name).group(3) == "0")[:2]
-        if len(files) < 2:
-            raise SeqkitError(f"{folder}: no FSDD test recordings (index 0) to check with; pass --input FILE")
-        clips = [read_audio(f, rate) for f in files]
-        where = f"FSDD test recordings {files[0].name} and {files[1].name} (a padded batch, then the first alone)"
+        files, clips, where = test_recordings(info)
     else:
         whole = read_audio(source, rate)
         clips, files = [whole, whole[: int(len(whole) * 0.6)]], [source]

@@ -73,7 +73,7 @@ def test_a_kaldi_folder_with_derived_splits(cli, manifests, tmp_path):
     assert counts["dev"] == 2 and counts["train"] + counts["test"] == 10
 
 
-@pytest.mark.parametrize("case", ["missing_audio", "pipe", "empty_split", "no_text_column"])
+@pytest.mark.parametrize("case", ["missing_audio", "pipe", "empty_split", "no_text_column", "lexicon"])
 def test_bad_corpora_are_refused_in_one_line_and_nothing_is_written(cli, manifests, tmp_path, case):
     train, test, _ = manifests
     overrides = [f"data.train={train}", f"data.test={test}", "data.dev_split={first: 2}"]
@@ -89,6 +89,9 @@ def test_bad_corpora_are_refused_in_one_line_and_nothing_is_written(cli, manifes
     elif case == "empty_split":
         overrides[-1] = "data.dev_split={speakers: []}"
         names = ["dev split has no utterances"]
+    elif case == "lexicon":
+        overrides.append("decode.lexicon=no_such_words.txt")
+        names = ["decode.lexicon", "no_such_words.txt", "train, none or a file"]
     else:
         train.write_text(train.read_text().replace("text", "words", 1))
         names = [train, "line 1", "'text'"]

@@ -22,6 +22,8 @@ SMALL = {  # debug runs of each recipe, small enough to train and export in seco
     "ltsf": ["data.seq_len=96", "model.frontend.dim=32", "model.backend.hidden=32"],
     "digits": ["data.train_utterances=32", "data.eval_utterances=16", "model.frontend.filters=8",
                "model.frontend.dim=32", "model.backend.hidden=32"],
+    "asr": ["model.frontend.n_mels=40", "model.frontend.filters=4", "model.frontend.dim=16", "model.backend.hidden=16",
+            "model.backend.layers=1", "data.max_seconds=24", "data.speed_perturb=[1.0]", "decode.lexicon=none"],
     "kws": ["model.frontend.filters=8", "model.frontend.dim=32", "model.backend.hidden=32"],
     "lm": ["model.frontend.dim=32", "model.backend.hidden=32", "sample.length=10"],
 }

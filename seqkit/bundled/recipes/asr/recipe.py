@@ -17,6 +17,22 @@ import seqkit as sk
 RECIPE = Path(__file__).resolve().parent.name  # a copied recipe's runs and checkpoints carry its own name
 
 
+def lexicon_words(lexicon: str, train_texts: list[str]) -> list[str] | None:
+    """decode.lexicon's words: ``train``: those of the training transcripts (a closed vocabulary, as
+    AN4's), ``none``: no lexicon pass, else a file of words (one a line, or several separated by spaces)."""
+    if lexicon == "none":
+        return None
+    if lexicon == "train":
+        return sorted({w for text in train_texts for w in text.split()})
+    path = Path(lexicon).expanduser()
+    if not path.is_file():
+        raise sk.SeqkitError(f"decode.lexicon: {lexicon!r} is not train, none or a file of words; give one of them")
+    words = path.read_text(encoding="utf-8").split()
+    if not words:
+        raise sk.SeqkitError(f"decode.lexicon: {path} holds no words; write one word a line")
+    return words
+
+
 def main(cfg) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
@@ -25,8 +41,7 @@ def main(cfg) -> dict:
     data = sk.CorpusData(**cfg.data)
     model = sk.build_model(cfg.model, **data.dims)
     run_dir = sk.create_run_dir(cfg, RECIPE)
-    words = cfg.decode.lexicon  # train: the words of the training transcripts (a closed vocabulary, as AN4's)
-    words = sorted({w for text in data.texts["train"] for w in text.split()}) if words == "train" else words
+    words = lexicon_words(cfg.decode.lexicon, data.texts["train"])
     info = {"recipe": RECIPE, "config": sk.to_dict(cfg), "dims": data.dims, **data.info,
             "lexicon": list(words) if words else None}  # for `seqkit adapt --lexicon config`
     task = sk.Task(model, **cfg.train, info=info)
