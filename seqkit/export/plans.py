@@ -98,9 +98,9 @@ def series_plan(model, info: dict, source: Path | None) -> Plan:
          "statistics, stored in the file's metadata); cutting the window from a CSV and the future dates"])
 
 
-def test_recordings(info: dict) -> tuple[list[Path], list, str]:
-    """Two test recordings of the data a speech checkpoint was trained on (its files, their audio at
-    the model's rate, and what they are): a corpus's first two test utterances, FSDD's two first
+def test_recordings(info: dict) -> tuple[list, str]:
+    """Two test recordings of the data a speech checkpoint was trained on (their audio at the
+    model's rate, and what they are): a corpus's first two test utterances, FSDD's two first
     index-0 recordings, or a class folder's first two files."""
     from seqkit.data.audio import read_audio
     from seqkit.data.classes import find_classes
@@ -112,16 +112,16 @@ def test_recordings(info: dict) -> tuple[list[Path], list, str]:
     if info.get("data_module") == "CorpusData":
         keys = ("path", "train", "dev", "test", "dev_split", "test_split", "seed")
         picked = read_splits(**{k: data[k] for k in keys if k in data})["test"][:2]
-        return ([u.audio for u in picked], [read_audio(u.audio, rate, u.start, u.end) for u in picked],
+        return ([read_audio(u.audio, rate, u.start, u.end) for u in picked],
                 f"test utterances {' and '.join(u.id for u in picked)} (a padded batch, then the first alone)")
     folder = locate_folder(data["path"])
     files = sorted(p for p in folder.iterdir() if NAME.match(p.name) and NAME.match(p.name).group(3) == "0")[:2]
     kind = "FSDD test recordings"
     if len(files) < 2 and any(p.is_dir() for p in folder.iterdir()):  # a class folder
-        files, kind = [folder / f for files in find_classes(folder).values() for f in files][:2], "recordings"
+        files, kind = [folder / f for names in find_classes(folder).values() for f in names][:2], "recordings"
     if len(files) < 2:
         raise SeqkitError(f"{folder}: no two test recordings to check with; pass --input FILE")
-    return files, [read_audio(f, rate) for f in files], \
+    return [read_audio(f, rate) for f in files], \
         f"{kind} {files[0].name} and {files[1].name} (a padded batch, then the first alone)"
 
 
@@ -130,10 +130,10 @@ def audio_plan(model, info: dict, source: Path | None) -> Plan:
 
     rate, n_fft = info["sample_rate"], model.frontend.n_fft
     if source is None:
-        files, clips, where = test_recordings(info)
+        clips, where = test_recordings(info)
     else:
         whole = read_audio(source, rate)
-        clips, files = [whole, whole[: int(len(whole) * 0.6)]], [source]
+        clips = [whole, whole[: int(len(whole) * 0.6)]]
         where = f"{source.name} and its first 60% (a padded batch), then {source.name} alone"
     clips = [torch.nn.functional.pad(torch.from_numpy(c), (0, max(0, n_fft - len(c)))) for c in clips]
     audio, lengths = pad_waves(clips)  # at least one analysis window each, (B, T, 1)
