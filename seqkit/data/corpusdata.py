@@ -64,12 +64,13 @@ class Spoken(Dataset):
 
     def __getitem__(self, i: int) -> tuple:
         utterance, text, factor = self.items[i]
-        if self.cache is not None and i in self.cache:
-            return self.cache[i].astype(np.float32) / 32767, text
-        audio = speed_perturb(read_audio(utterance.audio, self.sample_rate, utterance.start, utterance.end), factor)
-        if self.cache is not None:
+        if self.cache is None or i not in self.cache:
+            audio = read_audio(utterance.audio, self.sample_rate, utterance.start, utterance.end)
+            audio = speed_perturb(audio, factor)
+            if self.cache is None:
+                return audio, text
             self.cache[i] = (np.clip(audio, -1, 1) * 32767).round().astype(np.int16)
-        return audio, text
+        return self.cache[i].astype(np.float32) / 32767, text  # the first read too: a resumed run hears the same
 
 
 def encodable(text: str, tokenizer) -> str:

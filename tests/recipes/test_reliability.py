@@ -90,6 +90,31 @@ def test_kill_9_then_resume_gives_the_same_metrics(reference, tmp_path):
     assert len(steps) == len(reference_steps)  # the rows logged before the checkpoint are kept
 
 
+# recipes/asr on AN4, tiny: duration batches, speed-perturbed copies and the audio cache across a kill.
+SPEECH = ["model.frontend.n_mels=40", "model.frontend.filters=4", "model.frontend.dim=16", "model.backend.hidden=16",
+          "model.backend.layers=1", "data.max_seconds=24", "trainer.max_epochs=2", "trainer.limit_train_batches=8",
+          "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", "trainer.checkpoint_every_n_steps=2",
+          "decode.lexicon=none", "trainer.enable_progress_bar=false"]
+
+
+def test_a_killed_speech_run_resumes_to_the_same_metrics(tmp_path, data_root):
+    reference = results(run_recipe(ROOT / "recipes/asr", SPEECH + [f"run_dir={tmp_path / 'reference'}"]))
+    run_dir = tmp_path / "killed"
+    process = seqkit_process("run", "recipes/asr", *SPEECH, f"run_dir={run_dir}")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert 2 <= load_file(last)["global_step"] < 16 and not (run_dir / "metrics.json").exists()
+    resumed = seqkit_process("run", "recipes/asr", *SPEECH, f"run_dir={run_dir}", "--resume", run_dir)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err[-2000:]
+    assert close(results(json.loads((run_dir / "metrics.json").read_text())), reference, 1e-6)
+
+
 def test_resume_refuses_other_settings_and_finished_runs(reference, cli, tmp_path):
     finished, _ = reference
     result = cli("run", ROOT / "recipes/ltsf", *KILLED, "--resume", finished)
