@@ -41,13 +41,23 @@ class CosineSchedule:
 
     The run's progress is the larger of the steps done out of `total_steps` and the seconds
     since the first step out of `seconds` (``trainer.max_time``), so that a wall-clock budget
-    also ends with a low learning rate. Holds plain numbers only (it is saved in checkpoints).
+    also ends with a low learning rate. With `warmup` steps, the multiplier first rises linearly
+    from 1/warmup to 1 over them. Holds plain numbers only (it is saved in checkpoints).
+
+    Example:
+        >>> schedule = CosineSchedule(100, warmup=10)
+        >>> [round(schedule(step), 3) for step in (0, 4, 9, 50, 100)]
+        [0.1, 0.498, 0.98, 0.5, 0.0]
     """
 
-    def __init__(self, total_steps: float, seconds: float | None = None):
-        self.total_steps, self.seconds, self.start = total_steps, seconds, None
+    def __init__(self, total_steps: float, seconds: float | None = None, warmup: int = 0):
+        self.total_steps, self.seconds, self.start, self.warmup = total_steps, seconds, None, warmup
 
     def __call__(self, step: int) -> float:
+        ramp = min(1.0, (step + 1) / self.warmup) if getattr(self, "warmup", 0) else 1.0  # (older checkpoints: none)
+        return ramp * self.cosine(step)
+
+    def cosine(self, step: int) -> float:
         if self.start is None:
             self.start = time.monotonic()
         progress = step / self.total_steps if math.isfinite(self.total_steps) and self.total_steps > 0 else 0.0
@@ -75,16 +85,21 @@ class Task(L.LightningModule):
         lr: base learning rate.
         weight_decay: weight decay.
         schedule: learning-rate schedule per epoch (see `epoch_factor`).
+        warmup_steps: with the ``cosine`` schedule, raise the rate linearly over these first steps.
         info: plain data saved in every checkpoint under ``"seqkit"`` (config, sizes, scaler ...);
             ``info["scaler"]`` also adds original-scale test metrics.
     """
 
     def __init__(self, model: nn.Module, optimizer: str = "adam", lr: float = 1e-3,
-                 weight_decay: float = 0.0, schedule: str = "constant", info: dict | None = None):
+                 weight_decay: float = 0.0, schedule: str = "constant", warmup_steps: int = 0,
+                 info: dict | None = None):
         super().__init__()
         if optimizer not in OPTIMIZERS:
             raise SeqkitError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
         epoch_factor(schedule, 0)  # fail early on an unknown schedule
+        if warmup_steps and (schedule != "cosine" or warmup_steps < 0):
+            raise SeqkitError(f"train.warmup_steps ({warmup_steps}) must be 0 or more, and needs train.schedule: cosine")
+        self.warmup_steps = warmup_steps
         self.model, self.info = model, dict(info or {})
         self.optimizer, self.lr, self.weight_decay, self.schedule = optimizer, lr, weight_decay, schedule
         self.test_metrics = model.head.metrics(**self.info)
@@ -142,7 +157,7 @@ class Task(L.LightningModule):
             timers = [c for c in self.trainer.callbacks if isinstance(c, Timer)] if self.trainer else []
             budget = timers[0]._duration if timers else None  # trainer.max_time, in seconds
             total = self.trainer.estimated_stepping_batches if self.trainer else float("inf")
-            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, CosineSchedule(float(total), budget))
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, CosineSchedule(float(total), budget, self.warmup_steps))
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
         max_epochs = self.trainer.max_epochs if self.trainer and self.trainer.max_epochs else 1
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, EpochSchedule(self.schedule, max_epochs))
