@@ -18,8 +18,10 @@ def transcribe(
     checkpoint: Path = typer.Argument(..., help="A speech checkpoint or its run directory."),
     files: list[Path] = typer.Argument(..., help="Audio files (wav, flac, ...): any sample rate and channels."),
     beam: int = typer.Option(1, "--beam", help="Beam width; 1 decodes greedily."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines: {file, text} or {file, error}; "
-                                  "with --choices also log_likelihood, for a kws model probability."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines: {file, text, words} or {file, error}; "
+                                  "words: [{word, start, end}] in seconds, from the CTC alignment of the text "
+                                  "(a kws model's word spans the file); with --choices also log_likelihood, "
+                                  "for a kws model probability."),
     lm: Path = LM,
     lm_weight: float = LM_WEIGHT,
     choices: str = typer.Option(None, "--choices", help="Comma-separated transcripts, e.g. "
@@ -29,16 +31,22 @@ def transcribe(
     equalize: str = typer.Option("together", "--equalize", help="For a model trained with data.equalize: "
                                  "estimate the speaker's average spectrum from all the files 'together' (one "
                                  "speaker) or from 'each' file alone."),
-    warp: str = typer.Option(None, "--warp", help=f"{WARP_HELP}; over all the files (give one speaker's)."),
+    warp: str = typer.Option(None, "--warp", help=f"{WARP_HELP}; over all the files (give one speaker's; "
+                             "of a file longer than --window, its first chunk)."),
+    window: float = typer.Option(30.0, "--window", help="Seconds of audio decoded at once (at least 1). A longer "
+                                 "file is cut into chunks at the quietest 20 ms near each window's end, decoded "
+                                 "one by one with a margin of context each side (a tenth of the window, at most "
+                                 "0.5 s; its words dropped) and joined: memory stays that of one window. Such a "
+                                 "file is equalised from its own spectrum; --choices and kws models refuse it."),
 ) -> None:
-    """Print one transcript per audio file (a word classifier: the word).
+    """Print one transcript per audio file (a word classifier: the word); --json adds word timings.
 
-    A file that cannot be read gets an error line on stderr, and the exit status is then 1.
-    """
+    A file that cannot be read gets an error line on stderr, and the exit status is then 1. Files of any length: one longer than --window is transcribed in chunks cut at quiet points.
+    """  # noqa: E501 (one line per paragraph: --help reflows it)
     from seqkit.speech.transcribe import transcribe as run_transcribe
 
     results = run_transcribe(checkpoint, files, beam=beam, lm=lm, lm_weight=lm_weight, choices=words(choices),
-                             equalize=equalize, lexicon=words(lexicon), warp=warp)
+                             equalize=equalize, lexicon=words(lexicon), warp=warp, window=window)
     for result in results:
         if as_json:
             print(json.dumps(result))

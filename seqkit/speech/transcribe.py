@@ -1,8 +1,10 @@
-"""``seqkit transcribe``: audio files to text with a speech checkpoint (a CTC recogniser, or a word
-classifier's one word per file)."""
+"""``seqkit transcribe``: audio files to text and word timings with a speech checkpoint (a CTC
+recogniser, or a word classifier's one word per file); files longer than a window in chunks
+(`seqkit.speech.chunks`), each word's start and end from the CTC alignment (`seqkit.speech.timings`)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from pathlib import Path
@@ -11,12 +13,14 @@ import numpy as np
 import torch
 
 from seqkit.checkpoint import load_model, resolve
-from seqkit.data.audio import batched, read_audio
-from seqkit.data.equalize import equalize_waves
+from seqkit.data.audio import batched, pad_waves, read_audio
+from seqkit.data.equalize import equalize, equalize_waves, equalizer
 from seqkit.data.tokenizers import tokenizer_from_data
 from seqkit.errors import SeqkitError
 from seqkit.model import describe, head_name, members_of
 from seqkit.speech.beam import check_beam, set_beam_search
+from seqkit.speech.chunks import audio_seconds, check_window, chunks, joined, long_spectrum
+from seqkit.speech.timings import WordTimer, frame_seconds
 from seqkit.speech.warp import parse_warp, set_warp
 
 log = logging.getLogger("seqkit")
@@ -71,11 +75,15 @@ def read_recordings(files: list, info: dict, together: bool = True) -> tuple[dic
 def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
                batch_size: int = 32, lm: str | Path | None = None, lm_weight: float = 0.3,
                choices: list[str] | None = None, equalize: str = "together",
-               lexicon: list[str] | None = None, warp: float | str | None = None) -> list[dict]:
-    """Transcribe audio files of any sample rate and channel count with a speech checkpoint.
+               lexicon: list[str] | None = None, warp: float | str | None = None,
+               window: float = 30.0) -> list[dict]:
+    """Transcribe audio files of any sample rate, channel count and length with a speech checkpoint.
 
-    Returns one ``{"file", "text"}`` or ``{"file", "error"}`` per file, in order: a file that
-    cannot be read gets its one-line error and the others are still transcribed. A file shorter
+    Returns one ``{"file", "text", "words"}`` or ``{"file", "error"}`` per file, in order: a file
+    that cannot be read gets its one-line error and the others are still transcribed. ``"words"``
+    lists ``{"word", "start", "end"}`` (seconds from the file's start, in order): where the CTC
+    alignment of the text puts each word (`seqkit.speech.timings`); a word classifier's one word
+    spans the whole file. A file shorter
     than the model's analysis window (``n_fft`` samples of its front-end) is heard padded with
     silence: its result also says so in ``"warning"`` (and the warning is logged). With `lm` (a
     language-model checkpoint over the same units), the beam search fuses its scores; with
@@ -90,8 +98,16 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
     With `warp` (a factor, or ``"auto"``: the one `choose_warp` finds over all the files, which
     should then be one speaker's), the spectrum's frequencies are warped before the mel bands and
     every result says by how much (``"warp"``).
+
+    A file longer than `window` seconds is read, decoded and joined chunk by chunk
+    (`seqkit.speech.chunks`: cut at quiet points, words of the context margins dropped), so memory
+    stays that of one window however long the file; its text is its words joined by spaces, and
+    the beam's language model starts afresh in each chunk. Such a file is equalised from its own
+    average spectrum (streamed over its chunks) whatever `equalize` says, and ``warp="auto"``
+    scores only its first chunk; `choices` and a word classifier, which take a file as one
+    utterance, give it an error naming `window`.
     """
-    warp = parse_warp(warp)
+    warp, window = parse_warp(warp), check_window(window)
     model, info = load_model(resolve(checkpoint))
     classify = check_speech(model, checkpoint) == "classify"  # one word per file, from the classes
     if classify and (beam != 1 or lm is not None or lexicon is not None):
@@ -106,38 +122,83 @@ def transcribe(checkpoint: str | Path, files: list[str | Path], beam: int = 1,
         if lm is not None or beam > 1:
             raise SeqkitError("--choices scores every choice over all its alignments: it takes no --beam or --lm")
         choices, choice_ids = encoded_choices(choices, tokenizer, classify)
+    rate = info["sample_rate"]
+    timer = WordTimer(tokenizer, frame_seconds(model)) if not classify else None
 
-    def label(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[dict]:
-        """What each row of a batch's model output says: text and, if any, its score."""
+    def label(inputs: torch.Tensor, lengths: torch.Tensor, offset: float = 0.0) -> list[dict]:
+        """What the model hears in each row of a batch: text, its words' timings and any score."""
+        with torch.no_grad():
+            log_probs, frames = model(inputs, lengths)
         if classify:
-            return classes(log_probs, tokenizer, [c[0] for c in choice_ids] if choices is not None else None)
+            found = classes(log_probs, tokenizer, [c[0] for c in choice_ids] if choices is not None else None)
+            return [{**row, "words": [{"word": row["text"], "start": 0.0, "end": round(n / rate, 3)}]}
+                    for row, n in zip(found, lengths.tolist())]
         if choices is not None:
-            return [{"text": choices[pick], "log_likelihood": round(score, 4)} if score > -math.inf
-                    else {"error": "too short for any of the choices"}
-                    for pick, score in zip(*model.head.choose(log_probs, lengths, choice_ids))]
-        return [{"text": tokenizer.decode(units)} for units in model.head.decode(log_probs, lengths, beam)]
+            heard = [({"text": choices[pick], "log_likelihood": round(score, 4)}, choice_ids[pick])
+                     if score > -math.inf else ({"error": "too short for any of the choices"}, None)
+                     for pick, score in zip(*model.head.choose(log_probs, frames, choice_ids))]
+        else:
+            heard = [({"text": tokenizer.decode(units)}, units) for units in model.head.decode(log_probs, frames, beam)]
+        for row, (output, units) in enumerate(heard):
+            if units is not None:
+                output["words"] = timer.words(log_probs[row, :frames[row]], units, offset, int(lengths[row]) / rate)
+        return [output for output, _ in heard]
 
     results: list[dict] = [{"file": str(f)} for f in files]
-    audio, errors = read_recordings(files, info, together=equalize == "together")
+    seconds = [audio_seconds(f) for f in files]
+    long = [k for k, s in enumerate(seconds) if s is not None and s > window]
+    short = [k for k in range(len(files)) if k not in long]
+    audio, errors = read_recordings([files[k] for k in short], info, together=equalize == "together")
+    audio, errors = {short[k]: w for k, w in audio.items()}, {short[k]: e for k, e in errors.items()}
+    if long and (classify or choices is not None):
+        what = "a word classifier hears" if classify else "--choices scores"
+        errors.update({k: f"{files[k]}: {seconds[k]:.1f} s, longer than --window {window:g}: {what} a file as "
+                          f"one utterance; give --window {math.ceil(seconds[k])} or more" for k in long})
+        long = []
     for k, error in errors.items():
         results[k]["error"] = error
+    gains = {}
+    for k in list(long) if "equalize_reference" in info else []:
+        try:
+            gains[k] = equalizer(long_spectrum(files[k], rate, window), np.asarray(info["equalize_reference"]))
+        except SeqkitError as err:
+            results[k]["error"] = str(err)
+            long.remove(k)
+    pieces = {k: heard_chunks(files[k], rate, window, gains.get(k)) for k in long}
     batches = batched(audio, batch_size)
-    set_warp(model, warp, (batch[1:] for batch in batches))
+    set_warp(model, warp, itertools.chain((batch[1:] for batch in batches),
+                                          (pad_waves([chunk.audio]) for k in long
+                                           for chunk in itertools.islice(pieces[k](), 1))))
     for ids, inputs, lengths in batches:
-        with torch.no_grad():
-            outputs = label(*model(inputs, lengths))
-        for k, output in zip(ids, outputs):
-            if warp is not None:
-                output["warp"] = model.frontend.warp
+        for k, output in zip(ids, label(inputs, lengths)):
             if "error" in output:
                 output["error"] = f"{files[k]}: {output['error']}"
             results[k].update(output)
+    for k in long:  # chunk by chunk: one chunk's audio and model output in memory at a time
+        try:
+            results[k].update(joined((chunk, label(*pad_waves([chunk.audio]), chunk.offset)[0]["words"])
+                                     for chunk in pieces[k]()))
+        except SeqkitError as err:
+            results[k]["error"] = str(err)
+    for k in [*audio, *long] if warp is not None else []:
+        results[k]["warp"] = model.frontend.warp
     for k, wave in audio.items():  # after the answer: {"file", "text", ..., "warning"}
-        warning = too_short(len(wave), analysis_window(model), info["sample_rate"])
+        warning = too_short(len(wave), analysis_window(model), rate)
         if warning:
             results[k]["warning"] = warning
             log.warning("warning: %s: %s", files[k], warning)
     return results
+
+
+def heard_chunks(path, rate: int, window: float, gain: np.ndarray | None = None):
+    """A function that gives the chunks of a long file afresh each call (`seqkit.speech.chunks`),
+    filtered by an equaliser's `gain` if given."""
+    def each():
+        for chunk in chunks(path, rate, window):
+            if gain is not None:
+                chunk.audio = equalize(chunk.audio, gain)
+            yield chunk
+    return each
 
 
 def classes(logits: torch.Tensor, tokenizer, allowed: list[int] | None = None) -> list[dict]:
