@@ -37,6 +37,8 @@ def test_an4_by_default_writes_the_run_and_its_checkpoint_transcribes_and_evalua
     assert result.code == 0, result.err
     line = json.loads(result.out)
     assert line["file"] == str(wav) and isinstance(line["text"], str)
+    assert [w["word"] for w in line["words"]] == line["text"].split()
+    assert all(0 <= w["start"] < w["end"] for w in line["words"])
     for split in ("test", "dev"):  # the best checkpoint on each split again: the run's own figures
         result = cli("eval", an4_run, "--split", split)
         assert result.code == 0, result.err
