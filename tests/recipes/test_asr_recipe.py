@@ -75,13 +75,19 @@ def test_a_kaldi_folder_with_derived_splits(cli, manifests, tmp_path):
     assert counts["dev"] == 2 and counts["train"] + counts["test"] == 10
 
 
-@pytest.mark.parametrize("case", ["missing_audio", "pipe", "empty_split", "no_text_column", "lexicon"])
+@pytest.mark.parametrize("case", ["missing_audio", "unreadable_audio", "pipe", "empty_split", "no_text_column",
+                                  "lexicon"])
 def test_bad_corpora_are_refused_in_one_line_and_nothing_is_written(cli, manifests, tmp_path, case):
     train, test, _ = manifests
     overrides = [f"data.train={train}", f"data.test={test}", "data.dev_split={first: 2}"]
     if case == "missing_audio":
         train.write_text(train.read_text() + "gone/a.wav\tYES\tx\ngone/b.wav\tNO\tx\n")
         names = [train, "2 of", "gone/a.wav"]
+    elif case == "unreadable_audio":
+        (tmp_path / "empty.wav").touch()
+        (tmp_path / "text.flac").write_text("not audio\n" * 50)
+        train.write_text(train.read_text() + "empty.wav\tYES\tx\ntext.flac\tNO\tx\n")
+        names = ["2 audio file(s) cannot be read", "empty.wav", "text.flac"]
     elif case == "pipe":
         kaldi = tmp_path / "kaldi"
         kaldi.mkdir()

@@ -63,9 +63,9 @@ def reference(tmp_path_factory, data_root) -> tuple[Path, dict]:
     return run_dir, results(metrics)
 
 
-def test_kill_9_then_resume_gives_the_same_metrics(reference, tmp_path):
-    run_dir = tmp_path / "killed"
-    process = seqkit_process("run", "recipes/ltsf", *KILLED, f"run_dir={run_dir}")
+def killed_at_first_checkpoint(recipe: str, overrides: list[str], run_dir: Path) -> int:
+    """`seqkit run recipes/RECIPE` killed with SIGKILL as soon as it has written last.ckpt: its step."""
+    process = seqkit_process("run", f"recipes/{recipe}", *overrides, f"run_dir={run_dir}")
     last = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 120
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -73,7 +73,12 @@ def test_kill_9_then_resume_gives_the_same_metrics(reference, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.communicate()
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    killed_at = load_file(last)["global_step"]
+    return load_file(last)["global_step"]
+
+
+def test_kill_9_then_resume_gives_the_same_metrics(reference, tmp_path):
+    run_dir = tmp_path / "killed"
+    killed_at = killed_at_first_checkpoint("ltsf", KILLED, run_dir)
     assert 3 <= killed_at < 40 and not (run_dir / "metrics.json").exists()
     before = {p: p.read_bytes() for p in [run_dir / "config.yaml", run_dir / "train.log"]}
 
@@ -100,15 +105,7 @@ SPEECH = ["model.frontend.n_mels=40", "model.frontend.filters=4", "model.fronten
 def test_a_killed_speech_run_resumes_to_the_same_metrics(tmp_path, data_root):
     reference = results(run_recipe(ROOT / "recipes/asr", SPEECH + [f"run_dir={tmp_path / 'reference'}"]))
     run_dir = tmp_path / "killed"
-    process = seqkit_process("run", "recipes/asr", *SPEECH, f"run_dir={run_dir}")
-    last = run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 120
-    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    assert 2 <= load_file(last)["global_step"] < 16 and not (run_dir / "metrics.json").exists()
+    assert 2 <= killed_at_first_checkpoint("asr", SPEECH, run_dir) < 16 and not (run_dir / "metrics.json").exists()
     resumed = seqkit_process("run", "recipes/asr", *SPEECH, f"run_dir={run_dir}", "--resume", run_dir)
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err[-2000:]
