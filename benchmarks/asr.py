@@ -7,9 +7,9 @@ Parts (each saves the JSON when it ends; a later part reads the run an earlier o
           weight on the dev set (beam + LM), and reports dev and test with that weight;
   speed   the real-time factor of `seqkit transcribe` over the 130 test files (reading, features,
           model, decoding; process start-up apart), greedy and beam (+ LM);
-  long    the test set joined into one recording of at least 10 minutes (0.5 s of silence between
-          utterances, repeated in order): the peak memory of transcribing it (its own process) and
-          its WER against the joined references, beside the per-utterance WER of the same decoding.
+  long    the test set joined end to end into one recording, repeated until it lasts 10 minutes or
+          more: the peak memory of transcribing it (its own process) and its WER against the joined
+          references, beside the per-utterance WER of the same decoding.
 Prints a table and writes benchmarks/results/asr.json with the code version and threads.
 
 Usage:
@@ -70,10 +70,12 @@ def train(extra: list[str]) -> dict:
             "threads": torch.get_num_threads()}
 
 
-def evaluate(run: Path, split: str, lm: Path | None = None, weight: float = 0.0) -> dict:
+def evaluate(run: Path, split: str, lm: Path | None = None, weight: float = 0.0, lexicon: str | None = None) -> dict:
     args = ["eval", run, "--split", split]
     if lm is not None:
         args += ["--lm", lm, "--lm-weight", weight]
+    if lexicon is not None:
+        args += ["--lexicon", lexicon]
     return json.loads(seqkit(*args).stdout)
 
 
@@ -84,9 +86,13 @@ def language_model(run: Path) -> dict:
                "trainer.enable_progress_bar=false", f"run_dir={lm_dir}")
     dev = {w: evaluate(run, "dev", lm_dir, w) for w in LM_WEIGHTS}
     best = min(LM_WEIGHTS, key=lambda w: (dev[w]["wer_beam"], dev[w]["cer_beam"]))
+    words = ",".join(sorted({w for line in (run / "train_transcripts.txt").read_text().splitlines()
+                             for w in line.split()}))  # the recipe's decode.lexicon: train
     return {"lm_run": portable([str(lm_dir)])[0], "lm_settings": LM_SETTINGS, "chosen_on_dev": best,
             "dev_by_weight": {str(w): {k: dev[w][k] for k in ("wer_beam", "cer_beam")} for w in LM_WEIGHTS},
-            "dev": dev[best], "test": evaluate(run, "test", lm_dir, best), "commit": commit()}
+            "dev": dev[best], "test": evaluate(run, "test", lm_dir, best),
+            "lexicon": {"dev": evaluate(run, "dev", lm_dir, best, words),
+                        "test": evaluate(run, "test", lm_dir, best, words)}, "commit": commit()}
 
 
 def test_files() -> tuple[list[Path], list[str]]:
@@ -117,11 +123,15 @@ def speed(run: Path, lm: Path | None, weight: float) -> dict:
     return out
 
 
+# The child's own peak (VmHWM: this process image's high-water mark; getrusage's ru_maxrss would
+# carry over the benchmark process's, which forked it).
 LONG_CHILD = """
-import json, resource, sys
+import json, re, sys
+from pathlib import Path
 import seqkit as sk
 results = sk.transcribe(sys.argv[1], [sys.argv[2]], **json.loads(sys.argv[3]))
-print(json.dumps({"text": results[0]["text"], "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+print(json.dumps({"text": results[0]["text"], "peak_gb": peak * 1024 / 1e9}))
 """
 
 
@@ -132,14 +142,12 @@ def long_recording(run: Path, minutes: float = 10.0) -> dict:
     import seqkit as sk
 
     files, texts = test_files()
-    silence = np.zeros(8000, np.float32)
     waves, references, seconds = [], [], 0.0
-    while seconds < minutes * 60:
+    while seconds < minutes * 60:  # the test set end to end (each file keeps its own pauses), again until long enough
         for path, text in zip(files, texts):
-            wave = sk.data.audio.read_audio(path, 16000)
-            waves += [wave, silence]
+            waves.append(sk.data.audio.read_audio(path, 16000))
             references.append(text)
-            seconds += (len(wave) + len(silence)) / 16000
+            seconds += len(waves[-1]) / 16000
     out = {"minutes": round(seconds / 60, 2), "utterances": len(references), "commit": commit()}
     settings = {"beam": 10}
     with tempfile.TemporaryDirectory() as folder:
@@ -167,9 +175,11 @@ def table(report: dict) -> str:
                     f"{anchor.get('test_wer', '-')} | {anchor.get('test_cer', '-')} |")
     train_ = report.get("train", {})
     for name, (part, suffix) in {"seqkit greedy": ("train", ""), "seqkit beam 10": ("train", "_beam"),
-                                 "seqkit beam 10 + LM": ("lm", "_beam")}.items():
-        if part in report:
-            dev, test = report[part]["dev"], report[part]["test"]
+                                 "seqkit beam 10 + LM": ("lm", "_beam"),
+                                 "seqkit beam 10 + LM, training words only": ("lexicon", "_beam")}.items():
+        entry = report.get("lm", {}).get("lexicon") if part == "lexicon" else report.get(part)
+        if entry:
+            dev, test = entry["dev"], entry["test"]
             rows.append(f"| {name} | {dev['wer' + suffix]:.3f} | {dev['cer' + suffix]:.3f} | "
                         f"{test['wer' + suffix]:.3f} | {test['cer' + suffix]:.3f} |")
     if train_:
