@@ -78,6 +78,8 @@ _WHERE = {
     "evaluate": "seqkit.evaluation",
     "forecast_csv": "seqkit.forecasting",
     "transcribe": "seqkit.speech.transcribe",
+    "score_passes": "seqkit.speech.scoring",
+    "transcripts_plot": "seqkit.speech.scoring",
     "head_name": "seqkit.model",
 }
 

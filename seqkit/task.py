@@ -98,7 +98,8 @@ class Task(L.LightningModule):
             raise SeqkitError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
         epoch_factor(schedule, 0)  # fail early on an unknown schedule
         if warmup_steps and (schedule != "cosine" or warmup_steps < 0):
-            raise SeqkitError(f"train.warmup_steps ({warmup_steps}) must be 0 or more, and needs train.schedule: cosine")
+            raise SeqkitError(f"train.warmup_steps ({warmup_steps}) must be 0 or more, and needs "
+                              f"train.schedule: cosine")
         self.warmup_steps = warmup_steps
         self.model, self.info = model, dict(info or {})
         self.optimizer, self.lr, self.weight_decay, self.schedule = optimizer, lr, weight_decay, schedule
@@ -157,7 +158,8 @@ class Task(L.LightningModule):
             timers = [c for c in self.trainer.callbacks if isinstance(c, Timer)] if self.trainer else []
             budget = timers[0]._duration if timers else None  # trainer.max_time, in seconds
             total = self.trainer.estimated_stepping_batches if self.trainer else float("inf")
-            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, CosineSchedule(float(total), budget, self.warmup_steps))
+            factor = CosineSchedule(float(total), budget, self.warmup_steps)
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
         max_epochs = self.trainer.max_epochs if self.trainer and self.trainer.max_epochs else 1
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, EpochSchedule(self.schedule, max_epochs))

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import lightning as L
-import torch
 
 import seqkit as sk
 
@@ -54,40 +53,14 @@ def main(cfg) -> dict:
     # WER and CER, greedy and beam, with the best checkpoint (by dev loss), on dev and test; then
     # beam-search passes with a language model fused in (decode.lm: *_lm) and spelling only the
     # words of decode.lexicon (*_lexicon, with the LM if there is one).
-    units = sk.unit_texts(data.tokenizer)
-    lm = sk.LanguageModelScorer.from_checkpoint(cfg.decode.lm, units, cfg.decode.lm_weight) if cfg.decode.lm else None
-    passes = {"": (None, None)}
-    if lm is not None:
-        passes["_lm"] = (lm, None)
-    if words:
-        passes["_lexicon"] = (lm, sk.Lexicon.of(words, data.tokenizer, "decode.lexicon", drop=True))
-    results = {}
-    for suffix, (scorer, lexicon) in passes.items():
-        model.head.fuse(scorer)
-        model.head.constrain(lexicon)
-        for split, loader in (("dev", data.val_dataloader()), ("test", data.test_dataloader())):
-            scores = sk.run_test(trainer, task, dataloaders=loader, ckpt_path=None if suffix else "best")
-            results[split + suffix] = {k: v for k, v in scores.items() if not suffix or "beam" in k}
-    model.head.fuse(None)
-    model.head.constrain(None)
+    loaders = {"dev": data.val_dataloader(), "test": data.test_dataloader()}
+    results = sk.score_passes(trainer, task, data.tokenizer, loaders, cfg.decode.lm, cfg.decode.lm_weight, words)
 
     # The training transcripts, one per line: the text for a language model to fuse (recipes/lm).
     data.write_transcripts(run_dir / "train_transcripts.txt")
 
     # Plot a few test utterances: spectrogram over the CTC posteriors, with the decoded text.
-    batch = next(iter(data.test_dataloader()))
-    shown = min(3, len(batch["texts"]))
-    task.eval()
-    with torch.no_grad():
-        log_probs, lengths = task(batch)
-        spec, frames = model.frontend.features(batch["inputs"], batch["input_lengths"])
-        spec = spec[:, 0] if spec.dim() == 4 else spec  # norm: both -> the per-utterance view
-    hypotheses = [data.tokenizer.decode(ids) for ids in model.head.decode(log_probs, lengths)]
-    frame_ms = model.frontend.frame_ms * model.backend.provides.get("stride", 1)  # segrnn groups frames
-    sk.ctc_plot(run_dir / "transcripts.png",
-                [spec[k, :, : frames[k]].numpy() for k in range(shown)],
-                [log_probs[k, : lengths[k]].exp().numpy() for k in range(shown)],
-                hypotheses[:shown], batch["texts"][:shown], units, frame_ms)
+    sk.transcripts_plot(run_dir / "transcripts.png", task, next(iter(data.test_dataloader())), data.tokenizer)
     sk.loss_curves(run_dir / "loss.png", run_dir / "logs" / "metrics.csv")
 
     epochs = sk.history(trainer)
