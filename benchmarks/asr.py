@@ -42,7 +42,7 @@ ANCHORS = {
 }
 TARGETS = {"test_wer": 0.074, "test_cer": 0.036, "train_minutes": 30.0, "rtf": 0.01, "long_peak_gb": 2.0,
            "long_wer_gap": 0.01}
-LM_WEIGHTS = [0.1, 0.2, 0.3, 0.5, 0.8]
+LM_WEIGHTS = [0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5]
 LM_SETTINGS = ["model.frontend.dim=128", "model.backend.hidden=256", "model.backend.layers=2", "data.bptt=64",
                "data.batch_size=16", "trainer.max_epochs=30", "sample.prompt=A", "sample.length=100"]
 
