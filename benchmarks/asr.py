@@ -95,11 +95,14 @@ def language_model(run: Path) -> dict:
                         "test": evaluate(run, "test", lm_dir, best, words)}, "commit": commit()}
 
 
-def test_files() -> tuple[list[Path], list[str]]:
+def test_files(run: Path) -> tuple[list[Path], list[str]]:
+    """The run's test audio and its transcripts normalised as the run's config says."""
+    from omegaconf import OmegaConf
+
     import seqkit as sk
 
-    parts = sk.read_splits("an4")
-    return [u.audio for u in parts["test"]], [sk.normalize(u.text, "upper", "strip") for u in parts["test"]]
+    data = sk.CorpusData(**OmegaConf.to_container(OmegaConf.load(run / "config.yaml").data))
+    return [u.audio for u in data.utterances["test"]], data.texts["test"]
 
 
 def speed(run: Path, lm: Path | None, weight: float) -> dict:
@@ -108,7 +111,7 @@ def speed(run: Path, lm: Path | None, weight: float) -> dict:
 
     import seqkit as sk
 
-    files, _ = test_files()
+    files, _ = test_files(run)
     audio = sum(sf.info(str(f)).duration for f in files)
     out = {"files": len(files), "audio_seconds": round(audio, 1), "threads": torch.get_num_threads()}
     for name, settings in (("greedy", {}), ("beam", {"beam": 10}), ("beam_lm", {"beam": 10, "lm": lm,
@@ -141,7 +144,7 @@ def long_recording(run: Path, minutes: float = 10.0) -> dict:
 
     import seqkit as sk
 
-    files, texts = test_files()
+    files, texts = test_files(run)
     waves, references, seconds = [], [], 0.0
     while seconds < minutes * 60:  # the test set end to end (each file keeps its own pauses), again until long enough
         for path, text in zip(files, texts):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from seqkit.data.audio import resample
+from seqkit.data.audio import read_audio
 from seqkit.data.equalize import average_spectrum
 from seqkit.errors import SeqkitError
 
@@ -107,15 +107,6 @@ class Chunk:
             self.audio[first:round((self.end - self.offset) * self.rate)]
 
 
-def read_block(sound: sf.SoundFile, path, start: int, frames: int, sample_rate: int) -> np.ndarray:
-    """`frames` samples of an open file from sample `start`, mono float32 at `sample_rate`."""
-    sound.seek(start)
-    block = sound.read(frames, dtype="float32", always_2d=True).mean(axis=1)
-    if not np.isfinite(block).all():
-        raise SeqkitError(f"{path}: audio holds NaN or infinite samples")
-    return resample(block, sound.samplerate, sample_rate) if sound.samplerate != sample_rate else block
-
-
 def chunks(path: str | Path, sample_rate: int, window: float, margin: float | None = None,
            search: float | None = None) -> Iterator[Chunk]:
     """The chunks of a recording by the rule above, one block in memory at a time.
@@ -131,23 +122,23 @@ def chunks(path: str | Path, sample_rate: int, window: float, margin: float | No
     default_margin, default_search = chunk_sizes(window)
     margin = default_margin if margin is None else margin
     search = default_search if search is None else search
-    with sf.SoundFile(str(path)) as sound:
-        rate, total = sound.samplerate, sound.frames
-        span, context, reach = round(window * rate), round(margin * rate), round(search * rate)
-        frame = max(1, round(QUIET_FRAME * sample_rate))
-        core = 0
-        while core < total:
-            start = max(0, core - context)
-            block = read_block(sound, path, start, min(span, total - start), sample_rate)
-            if start + span >= total or not len(block):
-                yield Chunk(block, start / rate, core / rate, math.inf, sample_rate)
-                return
-            scale = sample_rate / rate  # file samples -> model samples
-            last = span - context  # the latest cut, in file samples from `start`
-            cut = start + round(quietest(block, round((last - reach) * scale), round(last * scale), frame) / scale)
-            keep = round((cut + context - start) * scale)
-            yield Chunk(block[:keep], start / rate, core / rate, cut / rate, sample_rate)
-            core = cut
+    info = sf.info(str(path))
+    rate, total = info.samplerate, info.frames
+    span, context, reach = round(window * rate), round(margin * rate), round(search * rate)
+    frame = max(1, round(QUIET_FRAME * sample_rate))
+    core = 0
+    while core < total:
+        start = max(0, core - context)
+        block = read_audio(Path(path), sample_rate, start / rate, (start + min(span, total - start)) / rate)
+        if start + span >= total:
+            yield Chunk(block, start / rate, core / rate, math.inf, sample_rate)
+            return
+        scale = sample_rate / rate  # file samples -> model samples
+        last = span - context  # the latest cut, in file samples from `start`
+        cut = start + round(quietest(block, round((last - reach) * scale), round(last * scale), frame) / scale)
+        keep = round((cut + context - start) * scale)
+        yield Chunk(block[:keep], start / rate, core / rate, cut / rate, sample_rate)
+        core = cut
 
 
 def long_spectrum(path: str | Path, sample_rate: int, window: float) -> np.ndarray:
