@@ -1,6 +1,6 @@
 """The callbacks of seqkit's trainer: progress on stderr, the per-epoch log, exact resumes (random
-state, checkpoints every N steps, checkpoints that follow a moved run), and the guard against a
-non-finite loss."""
+state, checkpoints every N steps, checkpoints that follow a moved run), the guard against a
+non-finite loss, and the average of the last epochs' weights."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path, PureWindowsPath
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from torch.optim.swa_utils import AveragedModel
 
 from seqkit.errors import SeqkitError
 
@@ -204,3 +205,57 @@ class RunCheckpoint(ModelCheckpoint):
         if "best_k_models" in state:
             moved["best_k_models"] = {here(path): score for path, score in state["best_k_models"].items()}
         return moved
+
+
+class AverageLast(Callback):
+    """The mean of the weights (and buffers) at the end of each of the last `epochs` training
+    epochs, written to `path` (the run's ``checkpoints/average.ckpt``) when training ends, as
+    icefall's ``--avg`` and ESPnet's model averaging do; `torch.optim.swa_utils.AveragedModel`
+    keeps the running mean. The trained model itself is left as it is.
+
+    The mean is taken when an epoch's last batch ends, before that epoch's validation and its
+    checkpoint, and travels in every checkpoint, so a resumed run averages the same epochs.
+    """
+
+    def __init__(self, path: Path, epochs: int):
+        self.path, self.epochs = Path(path), epochs
+        self.average: AveragedModel | None = None
+        self.averaged: list[int] = []  # the epochs in the mean
+        self.restored: dict | None = None
+
+    def setup(self, trainer, module, stage):
+        if stage == "fit":
+            self.average = AveragedModel(module.model, use_buffers=True)
+
+    def on_train_start(self, trainer, module):
+        if self.restored is not None:
+            self.average.load_state_dict(self.restored["average"])
+            self.averaged = list(self.restored["averaged"])
+            self.restored = None
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        epoch = trainer.current_epoch
+        if (batch_idx + 1 >= trainer.num_training_batches and epoch >= trainer.max_epochs - self.epochs
+                and epoch not in self.averaged):
+            self.average.update_parameters(module.model)
+            self.averaged.append(epoch)
+
+    def on_train_end(self, trainer, module):
+        if not self.averaged:
+            return
+        trained = {k: v.clone() for k, v in module.model.state_dict().items()}
+        module.model.load_state_dict(self.average.module.state_dict())
+        try:
+            trainer.save_checkpoint(self.path, weights_only=False)
+        finally:
+            module.model.load_state_dict(trained)
+        log.info("averaged the weights of epochs %s into %s", ", ".join(str(e + 1) for e in self.averaged),
+                 self.path)
+
+    def state_dict(self):
+        if self.average is None:
+            return {}
+        return {"average": self.average.state_dict(), "averaged": list(self.averaged)}
+
+    def load_state_dict(self, state_dict):
+        self.restored = state_dict if state_dict else None

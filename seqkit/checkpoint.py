@@ -16,10 +16,11 @@ from seqkit.model import Ensemble, SeqModel, build_model
 
 
 def resolve(target: str | Path) -> Path:
-    """A checkpoint file from a checkpoint path or a run directory (its best, else its last)."""
+    """A checkpoint file from a checkpoint path or a run directory (its average of the last epochs'
+    weights where ``trainer.average_last`` made one, else its best, else its last)."""
     path = Path(target)
     if path.is_dir():
-        for name in ("best.ckpt", "last.ckpt"):
+        for name in ("average.ckpt", "best.ckpt", "last.ckpt"):
             if (path / "checkpoints" / name).is_file():
                 return path / "checkpoints" / name
         raise SeqkitError(f"{path} holds no checkpoints/best.ckpt or checkpoints/last.ckpt")

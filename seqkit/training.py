@@ -14,13 +14,13 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelSummary
 from lightning.pytorch.loggers import CSVLogger
 
-from seqkit.callbacks import EpochLog, FiniteGuard, ProgressBar, RandomState, RunCheckpoint, StepCheckpoint
+from seqkit.callbacks import AverageLast, EpochLog, FiniteGuard, ProgressBar, RandomState, RunCheckpoint, StepCheckpoint
 from seqkit.errors import SeqkitError
 
 log = logging.getLogger("seqkit")
 
 # Keys of a config's ``trainer`` section that are seqkit's, not Lightning Trainer arguments.
-OWN_KEYS = ("patience", "monitor", "checkpoint_every_n_steps")
+OWN_KEYS = ("patience", "monitor", "checkpoint_every_n_steps", "average_last")
 
 
 def run_test(trainer: L.Trainer, task: L.LightningModule, **where) -> dict[str, float]:
@@ -41,7 +41,9 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
     ``patience`` (0 to disable) sets early stopping on ``monitor`` (``val/loss``); the best
     checkpoint goes to ``run_dir/checkpoints/best.ckpt`` after each validation, the last one to
     ``last.ckpt`` after each validation and every ``checkpoint_every_n_steps`` training steps
-    (0: only after validation); the per-step metrics to ``run_dir/logs/metrics.csv``.
+    (0: only after validation); the per-step metrics to ``run_dir/logs/metrics.csv``. With
+    ``average_last`` N > 0, the mean of the weights of the last N epochs goes to ``average.ckpt``
+    when training ends (`AverageLast`).
     Checkpoints are written atomically and read with ``weights_only=True`` (`SafeCheckpointIO`).
     When `run_dir` is the run being resumed (``seqkit run ... --resume RUN_DIR``), ``fit``
     continues from its ``last.ckpt``, with the best checkpoint that of `run_dir` wherever the run
@@ -55,6 +57,10 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
     patience = settings.pop("patience", 0)
     monitor = settings.pop("monitor", "val/loss")
     every = settings.pop("checkpoint_every_n_steps", 0) or 0
+    average = settings.pop("average_last", 0) or 0
+    if not isinstance(average, int) or average < 0:
+        raise SeqkitError(f"trainer.average_last must be a whole number >= 0 (epochs whose weights are averaged; "
+                          f"0: off), got {average!r}")
     if not isinstance(every, int) or every < 0:
         raise SeqkitError(f"trainer.checkpoint_every_n_steps must be a whole number >= 0 (0: per validation "
                           f"only), got {every!r}")
@@ -76,6 +82,8 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
             dirpath=folder, filename="best", monitor=monitor, mode="min",
             save_last=True, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
         ))
+        if average:  # before StepCheckpoint: an epoch's last step is in the mean before any save
+            callbacks.append(AverageLast(folder / "average.ckpt", average))
         if every:
             callbacks.append(StepCheckpoint(folder / "last.ckpt", every))
         if resuming() is not None and Path(resuming()).resolve() == Path(run_dir).resolve():

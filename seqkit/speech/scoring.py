@@ -15,12 +15,12 @@ from seqkit.training import run_test
 
 
 def score_passes(trainer, task, tokenizer, loaders: dict, lm: str | None = None, lm_weight: float = 0.3,
-                 lexicon: list[str] | None = None) -> dict[str, dict[str, float]]:
-    """WER and CER on each of `loaders` (``{split: loader}``): greedy and beam with the best
-    checkpoint (``split``); beam search with the language-model checkpoint `lm` fused in
-    (``split_lm``); beam search spelling only the words of `lexicon`, with the LM if there is one
-    (``split_lexicon``; a word the units cannot spell, as after a tiny debug run, is left out).
-    The head is left without LM or lexicon afterwards."""
+                 lexicon: list[str] | None = None, ckpt: str = "best") -> dict[str, dict[str, float]]:
+    """WER and CER on each of `loaders` (``{split: loader}``): greedy and beam with the checkpoint
+    `ckpt` (``best``, or a file such as the run's average.ckpt) (``split``); beam search with the
+    language-model checkpoint `lm` fused in (``split_lm``); beam search spelling only the words of
+    `lexicon`, with the LM if there is one (``split_lexicon``; a word the units cannot spell, as
+    after a tiny debug run, is left out). The head is left without LM or lexicon afterwards."""
     head = task.model.head
     scorer = LanguageModelScorer.from_checkpoint(lm, unit_texts(tokenizer), lm_weight) if lm else None
     passes = {"": (None, None)}
@@ -34,7 +34,7 @@ def score_passes(trainer, task, tokenizer, loaders: dict, lm: str | None = None,
             head.fuse(fused)
             head.constrain(words)
             for split, loader in loaders.items():
-                scores = run_test(trainer, task, dataloaders=loader, ckpt_path=None if suffix else "best")
+                scores = run_test(trainer, task, dataloaders=loader, ckpt_path=None if suffix else ckpt)
                 results[split + suffix] = {k: v for k, v in scores.items() if not suffix or "beam" in k}
     finally:
         head.fuse(None)

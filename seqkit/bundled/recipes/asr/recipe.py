@@ -50,11 +50,16 @@ def main(cfg) -> dict:
     trainer.fit(task, datamodule=data)
     fit_seconds = time.perf_counter() - start
 
-    # WER and CER, greedy and beam, with the best checkpoint (by dev loss), on dev and test; then
-    # beam-search passes with a language model fused in (decode.lm: *_lm) and spelling only the
-    # words of decode.lexicon (*_lexicon, with the LM if there is one).
+    # WER and CER, greedy and beam, on dev and test, with the mean of the last epochs' weights
+    # (trainer.average_last; the best checkpoint's dev scores beside it, as dev_best) or else the
+    # best checkpoint (by dev loss); then beam-search passes with a language model fused in
+    # (decode.lm: *_lm) and spelling only the words of decode.lexicon (*_lexicon, with the LM if any).
     loaders = {"dev": data.val_dataloader(), "test": data.test_dataloader()}
-    results = sk.score_passes(trainer, task, data.tokenizer, loaders, cfg.decode.lm, cfg.decode.lm_weight, words)
+    average = run_dir / "checkpoints" / "average.ckpt"
+    best = {"dev_best": sk.run_test(trainer, task, dataloaders=loaders["dev"], ckpt_path="best")} \
+        if average.is_file() else {}
+    results = sk.score_passes(trainer, task, data.tokenizer, loaders, cfg.decode.lm, cfg.decode.lm_weight, words,
+                              ckpt=str(average) if average.is_file() else "best") | best
 
     # The training transcripts, one per line: the text for a language model to fuse (recipes/lm).
     data.write_transcripts(run_dir / "train_transcripts.txt")
