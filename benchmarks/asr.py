@@ -63,7 +63,8 @@ def train(extra: list[str]) -> dict:
 
     run_dir = ROOT / "benchmarks/results/runs" / f"asr-an4-{time.strftime('%Y%m%d-%H%M%S')}"
     metrics = sk.run_recipe(ROOT / "recipes/asr", ["trainer.enable_progress_bar=false", f"run_dir={run_dir}", *extra])
-    return {"dev": metrics["dev"], "test": metrics["test"], "epochs": metrics["epochs"],
+    best = {"dev_best": metrics["dev_best"]} if "dev_best" in metrics else {}  # with trainer.average_last
+    return {"dev": metrics["dev"], "test": metrics["test"], **best, "epochs": metrics["epochs"],
             "train_minutes": round(metrics["fit_seconds"] / 60, 2),
             "train_audio_seconds_per_second": metrics["train_audio_seconds_per_second"],
             "run_dir": str(Path(portable([str(run_dir)])[0])), "overrides": portable(extra), "commit": commit(),
