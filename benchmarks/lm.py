@@ -1,4 +1,5 @@
-"""LM benchmark: the character LSTM on Tiny Shakespeare against nanoGPT's CPU anchors, plus speed.
+"""LM benchmark: the character LSTM on Tiny Shakespeare against nanoGPT's CPU anchors, the word
+LSTM on Penn Treebank against the published perplexities, plus speed.
 
 Anchors measured on this 2-core machine: nanoGPT's documented CPU configuration (4 layers, 128
 wide, 2000 iterations) reaches validation loss 1.886 in 73 s; 4 layers, 256 wide, 1.685 in
@@ -9,10 +10,21 @@ the debug recipe on a 50 MB corpus (`memory`). Reports training
 throughput (tokens/s) and the fraction of this machine's float32 matmul GFLOP/s the training
 step achieves (FLOPs counted from the layer sizes), both measured in the same process. Prints a table and writes JSON.
 
+Penn Treebank (Mikolov's 10k-word version; `recipes/lm/ptb.yaml` and its small sibling
+`ptb-small.yaml`): `ptb15` trains the small recipe for 15 minutes (target: test perplexity <=
+115.9, Zaremba et al.'s small LSTM), `ptb90` the default PTB recipe for 90 minutes (target <=
+82.1, Zaremba et al.'s medium) and draws its validation perplexity against training minutes
+(benchmarks/results/ptb90_curve.png and the JSON). Each reports validation and test perplexity
+with the recipe's evaluation streams (10, as pytorch/examples) and with one stream (AWD-LSTM's),
+tokens per second, and `ptbspeed` the PTB model's training step against the matmul rate. A
+killed `ptb90` continues from its last checkpoint when run again (its run directory is recorded
+in the JSON as soon as it starts): a 90-minute run can span sessions.
+
 Usage:
     python benchmarks/lm.py                          # default, budget73 and speed (about 15 minutes)
-    python benchmarks/lm.py --only budget73          # a part: default, budget73, subword, speed, memory
-Set SEQKIT_DATA to the folder holding tinyshakespeare/input.txt (`make bench-lm` does).
+    python benchmarks/lm.py --only budget73          # a part: default, budget73, subword, speed, memory,
+                                                     # ptb15, ptb90, ptbspeed
+Set SEQKIT_DATA to the folder holding tinyshakespeare/input.txt and ptb/ (`make bench-lm` does).
 """
 
 from __future__ import annotations
@@ -33,18 +45,73 @@ from common import commit, matmul_gflops
 ROOT = Path(__file__).resolve().parent.parent
 ANCHORS = {"nanogpt_4x128_73s": 1.886, "nanogpt_4x256_12m26s": 1.685}
 TARGETS = {"default": 1.60, "budget73": 1.886}
+# Published PTB test perplexities (not ours): Zaremba et al. 2014 as reproduced by TensorFlow's
+# tutorial, pytorch/examples' word_language_model README, Merity et al. 2017 (AWD-LSTM).
+PTB_ANCHORS = {"zaremba_small_2x200_13_epochs": 115.9, "zaremba_medium_2x650_39_epochs": 82.1,
+               "zaremba_large_2x1500_55_epochs": 78.3, "pytorch_examples_2x650_tied_40_epochs": 76.0,
+               "awd_lstm_3x1150_500_epochs": 58.8, "awd_lstm_finetuned": 57.3}
+PTB_RUNS = {"ptb15": (["recipes/lm/ptb-small.yaml"], "00:00:15:00", 115.9),
+            "ptb90": (["recipes/lm/ptb.yaml"], "00:01:30:00", 82.1)}
 
 
-def run(name: str, extra: list[str]) -> dict:
+def run(name: str, extra: list[str], overlays: list[str] = (), run_dir: Path | None = None,
+        resume: bool = False) -> dict:
+    """The recipe with `overlays` and overrides `extra` in `run_dir` (a new one by default), or
+    that run continued from its last checkpoint (`resume`)."""
     sys.path.insert(0, str(ROOT))
     import seqkit as sk
 
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = ROOT / "benchmarks/results/runs" / f"lm-{name}-{stamp}"
-    metrics = sk.run_recipe(ROOT / "recipes/lm", ["trainer.enable_progress_bar=false", f"run_dir={run_dir}", *extra])
-    return {"val": metrics["val"], "fit_seconds": metrics["fit_seconds"], "steps": metrics["steps"],
+    run_dir = run_dir or ROOT / "benchmarks/results/runs" / f"lm-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    metrics = sk.run_recipe(ROOT / "recipes/lm", ["trainer.enable_progress_bar=false", f"run_dir={run_dir}", *extra],
+                            [ROOT / o for o in overlays], resume=run_dir if resume else None)
+    return {"val": metrics["val"], **({"test": metrics["test"]} if "test" in metrics else {}),
+            "fit_seconds": metrics["fit_seconds"], "steps": metrics["steps"],
             "epochs": metrics["epochs"], "train_tokens_per_second": metrics["train_tokens_per_second"],
-            "parameters": metrics["parameters"], "run_dir": Path(metrics["run_dir"]).name, "overrides": extra}
+            "parameters": metrics["parameters"], "run_dir": Path(metrics["run_dir"]).name, "overrides": extra,
+            "overlays": list(overlays), "history": metrics["history"], "eval_streams": metrics.get("eval_streams")}
+
+
+def one_stream(run_dir: Path) -> dict:
+    """Validation and test scores of a run's best checkpoint read as one stream (AWD-LSTM's
+    evaluation; the recipe's own uses data.eval_batch_size streams)."""
+    import seqkit as sk
+    from seqkit.checkpoint import load_model, resolve
+
+    model, info = load_model(resolve(run_dir))
+    data = sk.TextData(**{**info["config"]["data"], "eval_batch_size": 1}, tokenizer=info["tokenizer"])
+    task = sk.Task(model, **info["config"]["train"], info=info)
+    trainer = sk.make_trainer({"accelerator": "cpu", "devices": 1, "logger": False, "enable_progress_bar": False,
+                               "enable_model_summary": False})
+    return {"val": sk.run_test(trainer, task, dataloaders=data.val_dataloader()),
+            "test": sk.run_test(trainer, task, dataloaders=data.test_dataloader())}
+
+
+def curve(entry: dict, path: Path) -> list[dict]:
+    """Validation perplexity after each epoch against the training minutes so far, drawn to `path`."""
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points, minutes = [], 0.0
+    for epoch in entry["history"]:
+        minutes += epoch["seconds"] / 60
+        if "val/loss" in epoch:
+            points.append({"epoch": epoch["epoch"], "minutes": round(minutes, 2),
+                           "val_perplexity": round(math.exp(epoch["val/loss"]), 2)})
+    figure, axes = plt.subplots(figsize=(7, 4))
+    axes.plot([p["minutes"] for p in points], [p["val_perplexity"] for p in points], marker="o", label="seqkit")
+    for name, value in (("Zaremba medium (test)", 82.1), ("Zaremba small (test)", 115.9)):
+        axes.axhline(value, linestyle="--", linewidth=1, color="grey")
+        axes.annotate(name, (0, value), textcoords="offset points", xytext=(4, 3), fontsize=8)
+    axes.set(xlabel="training minutes (2-core CPU)", ylabel="validation perplexity", yscale="log",
+             title="Penn Treebank word LSTM: validation perplexity over training time")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return points
 
 
 def train_flops_per_token(model: torch.nn.Module) -> float:
@@ -66,11 +133,12 @@ def train_flops_per_token(model: torch.nn.Module) -> float:
     return 3 * forward
 
 
-def step_speed(precision: str, steps: int = 8) -> dict:
-    """Time training steps of the default model on real batches; FLOPs from `train_flops_per_token`."""
+def step_speed(precision: str, steps: int = 8, overlays: list[str] = ()) -> dict:
+    """Time training steps of the default model (or that of `overlays`) on real batches; FLOPs
+    from `train_flops_per_token`."""
     import seqkit as sk
 
-    cfg = sk.load_config(ROOT / "recipes/lm")
+    cfg = sk.load_config(ROOT / "recipes/lm", [ROOT / o for o in overlays])
     data = sk.TextData(**cfg.data)
     model = sk.build_model(cfg.model, **data.dims).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -136,7 +204,7 @@ def memory(megabytes: int = 50) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", default=["default", "budget73", "speed"],
-                        choices=["default", "budget73", "subword", "speed", "memory"])
+                        choices=["default", "budget73", "subword", "speed", "memory", "ptb15", "ptb90", "ptbspeed"])
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every training run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/lm.json")
     args = parser.parse_args()
@@ -158,6 +226,37 @@ def main() -> None:
             print(f"{name}: val loss {entry['val']['loss']:.4f} nats/token, {entry['val']['bpc']:.4f} bits/char"
                   f"{target}; {entry['fit_seconds'] / 60:.1f} min, {entry['train_tokens_per_second']:.0f} tokens/s",
                   flush=True)
+    for name, (overlays, budget, target) in PTB_RUNS.items():
+        if name not in args.only:
+            continue
+        report["ptb_anchors"] = PTB_ANCHORS
+        earlier = report.get(name, {})
+        resume = earlier.get("status") == "running" and (ROOT / "benchmarks/results/runs" / earlier["run_dir"]
+                                                          / "checkpoints" / "last.ckpt").is_file()
+        if resume:
+            run_dir = ROOT / "benchmarks/results/runs" / earlier["run_dir"]
+            print(f"{name}: resuming {run_dir.name}", flush=True)
+        else:  # recorded before training, so that a killed run is resumed, not restarted
+            run_dir = ROOT / "benchmarks/results/runs" / f"lm-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            report[name] = {"status": "running", "run_dir": run_dir.name, "commit": commit(), "set": args.set}
+            save()
+        entry = run(name, [f"trainer.max_time={budget}", *args.set], overlays, run_dir, resume)
+        entry["one_stream"] = one_stream(ROOT / "benchmarks/results/runs" / entry["run_dir"])
+        entry["target_test_perplexity"] = target
+        entry["curve"] = curve(entry, args.out.parent / f"{name}_curve.png")
+        entry.update(status="done", commit=commit(), threads=torch.get_num_threads())
+        report[name] = entry
+        save()
+        print(f"{name}: test perplexity {entry['test']['perplexity']:.1f} with {entry.get('eval_streams', 10)} "
+              f"streams, {entry['one_stream']['test']['perplexity']:.1f} with one (target <= {target}); val "
+              f"{entry['val']['perplexity']:.1f}; {entry['fit_seconds'] / 60:.1f} min, "
+              f"{entry['train_tokens_per_second']:.0f} tokens/s", flush=True)
+    if "ptbspeed" in args.only:
+        report["ptbspeed"] = [step_speed(p, overlays=["recipes/lm/ptb.yaml"]) for p in ("bf16-mixed", "32-true")]
+        save()
+        for entry in report["ptbspeed"]:
+            print(f"ptbspeed {entry['precision']}: {entry['tokens_per_second']:.0f} tokens/s, "
+                  f"{entry['fraction_of_matmul']:.2f} of fp32 matmul", flush=True)
     if "speed" in args.only:
         report["speed"] = [step_speed(p) for p in ("bf16-mixed", "32-true")]
         save()

@@ -18,8 +18,12 @@ SPLITS = ("test", "val", "dev")
 
 
 def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Path | None = None,
-             lm_weight: float = 0.3, warp: float | str | None = None, split: str = "test") -> dict[str, float]:
+             lm_weight: float = 0.3, warp: float | str | None = None, split: str | None = None) -> dict:
     """Re-compute a checkpoint's test metrics (or its validation split's) on the data its config names.
+
+    A language model's are given for each of its splits, ``{"val": {...}, "test": {...}}`` (the
+    test split where its corpus has one: a folder of train/valid/test files), unless `split` is
+    given; every other model's are those of the test split by default.
 
     Args:
         target: a checkpoint, or a run directory (its best checkpoint is used).
@@ -30,9 +34,10 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
             `choose_warp` finds on the test audio (no transcripts; meant for one held-out speaker);
             the factor is reported as ``warp``.
         split: ``test``, or ``val`` (also ``dev``): the validation split, to choose decoding
-            settings (such as `lm_weight`) without reading the test split.
+            settings (such as `lm_weight`) without reading the test split; None: the test split,
+            or a language model's splits.
     """
-    if split not in SPLITS:
+    if split is not None and split not in SPLITS:
         raise SeqkitError(f"--split must be test, val or dev, got {split!r}")
     warp = parse_warp(warp)
     model, info = load_model(resolve(target))
@@ -49,11 +54,14 @@ def evaluate(target: str | Path, lexicon: list[str] | None = None, lm: str | Pat
             raise SeqkitError(f"{target}: --lexicon and --lm change a speech recogniser's beam search; this is "
                               f"{describe(model)}")
         set_beam_search(model.head, data.tokenizer, lexicon, lm, lm_weight)
-    loader = data.test_dataloader if split == "test" else data.val_dataloader
+    loader = data.val_dataloader if split in ("val", "dev") else data.test_dataloader
     set_warp(model, warp, ((b["inputs"], b["input_lengths"]) for b in loader()))
     task = Task(model, **cfg["train"], info=info)
-    settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs",)}
+    settings = {k: v for k, v in cfg["trainer"].items() if k not in ("max_epochs", "max_time")}
     settings["enable_progress_bar"] = False
     trainer = make_trainer(settings, run_dir=None)
+    if split is None and info["data_module"] == "TextData":  # a language model: each of its splits
+        splits = {"val": data.val_dataloader} | ({"test": data.test_dataloader} if "test" in data.streams else {})
+        return {name: run_test(trainer, task, dataloaders=make()) for name, make in splits.items()}
     scores = run_test(trainer, task, dataloaders=loader())
     return scores if warp is None else {**scores, "warp": model.frontend.warp}

@@ -133,7 +133,8 @@ def members_of(model: nn.Module) -> list[nn.Module]:
 
 # What a model with each head is, for messages.
 DESCRIPTIONS = {"ctc": "a speech recogniser (ctc head)", "classify": "a word classifier (classify head)",
-                "forecast": "a forecaster (forecast head)", "softmax": "a language model (softmax head)"}
+                "forecast": "a forecaster (forecast head)", "softmax": "a language model (softmax head)",
+                "adaptive_softmax": "a language model (adaptive_softmax head)"}
 
 
 def head_name(model: nn.Module) -> str:

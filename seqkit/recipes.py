@@ -93,7 +93,8 @@ def run_recipe(recipe: str | Path, overrides: Iterable[str] = (), overlays: Iter
 
 
 # `seqkit new`: which bundled recipe a head's task starts from, and what each front-end reads.
-BASE_OF_HEAD = {"forecast": "ltsf", "ctc": "asr", "softmax": "lm", "classify": "kws"}
+BASE_OF_HEAD = {"forecast": "ltsf", "ctc": "asr", "softmax": "lm", "adaptive_softmax": "lm",
+                "classify": "kws"}
 READS = {"segmenter": "a CSV time series", "conv_spectrogram": "audio", "embedding": "text"}
 BASE_READS = {"ltsf": "a CSV time series", "asr": "audio", "lm": "text", "kws": "audio"}
 

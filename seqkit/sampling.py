@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,10 +11,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from seqkit.blocks.softmax import Softmax
+from seqkit.blocks.softmax import LanguageModelHead
 from seqkit.data.tokenizers import line_start, tokenizer_from_data
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel, describe
+
+log = logging.getLogger("seqkit")
 
 CONTEXT = 1024  # tokens re-read per step by a back-end that cannot carry its state
 
@@ -91,8 +94,10 @@ def generate(model: SeqModel, tokenizer, prompt: str | None = None, length: int 
         model: a language model (embedding front-end, softmax head).
         tokenizer: the tokenizer it was trained with.
         prompt: the text to continue (characters outside a character model's alphabet are an error;
-            sentencepiece maps them to its unknown piece). None or empty: start where the corpus's
-            lines start (`seqkit.data.tokenizers.line_start`: a newline for a character model).
+            sentencepiece maps them to its unknown piece; a word model reads an unknown word as
+            ``<unk>``, with a one-line notice, and refuses a prompt of unknown words only). None or
+            empty: start where the corpus's lines start (`seqkit.data.tokenizers.line_start`: a
+            newline for a character model, ``<eos>`` for a word model).
         length: tokens to generate (0 or more).
         temperature: divides the logits (finite, 0 or more); 0 always takes the most probable token.
         top_k: sample among the k most probable tokens only; None or 0: among all of them.
@@ -105,6 +110,13 @@ def generate(model: SeqModel, tokenizer, prompt: str | None = None, length: int 
     if not start:
         raise SeqkitError("the model's units have no line start (no newline or space) to begin from; "
                           "give a prompt (--prompt) to continue")
+    unknown = tokenizer.unknown_words(start) if getattr(tokenizer, "unk", None) else []
+    if unknown and len(unknown) == len(set(start.split())):
+        raise SeqkitError(f"no word of the prompt is in the model's vocabulary ({', '.join(unknown[:5])}); "
+                          f"give a prompt with some of its {tokenizer.vocab_size} words")
+    if unknown:
+        log.warning("prompt: %s not in the vocabulary, read as %s", ", ".join(repr(w) for w in unknown[:10]),
+                    tokenizer.unk)
     ids = tokenizer.encode(start)
     if not ids:
         raise SeqkitError("the prompt is empty after encoding; give at least one character")
@@ -117,6 +129,10 @@ def sampled_text(model: SeqModel, tokenizer, ids: list[int], length: int, temper
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, ()).item()))
     model.eval()
+    # A word model's text continues the prompt's last word: decoded after it, the first new word
+    # gets its space (or an <eos> its line end); other units decode on their own.
+    lead = ids[-1:] if getattr(tokenizer, "kind", None) == "words" else []
+    skip = len(tokenizer.decode(lead))
     produced: list[int] = []
     shown = ""
     with torch.no_grad(), carrying_state(model) as carries:
@@ -133,11 +149,11 @@ def sampled_text(model: SeqModel, tokenizer, ids: list[int], length: int, temper
             token = int(sample(logits[0, -1], temperature, top_k, generator))
             produced.append(token)
             context = (context + [token])[-CONTEXT:]
-            text = tokenizer.decode(produced)
+            text = tokenizer.decode(lead + produced)[skip:]
             if len(text) > len(shown) and not text.endswith("\ufffd"):
                 yield text[len(shown):]
                 shown = text
-    text = tokenizer.decode(produced)
+    text = tokenizer.decode(lead + produced)[skip:]
     if len(text) > len(shown):
         yield text[len(shown):]
 
@@ -147,6 +163,6 @@ def generate_from_checkpoint(checkpoint: str | Path, prompt: str | None = None, 
     from seqkit.checkpoint import load_model, resolve
 
     model, info = load_model(resolve(checkpoint))
-    if not isinstance(model.head, Softmax):
+    if not isinstance(model.head, LanguageModelHead):
         raise SeqkitError(f"{checkpoint} is {describe(model)}, not a language model")
     return generate(model, tokenizer_from_data(info["tokenizer"]), prompt, **settings)

@@ -12,13 +12,14 @@ import logging
 
 from torch import nn
 
+from seqkit.blocks.adaptive import AdaptiveSoftmax
 from seqkit.blocks.backends import GRU, LSTM, RNN
 from seqkit.blocks.classify import Classify
 from seqkit.blocks.ctc import CTC
 from seqkit.blocks.forecast import Forecast
 from seqkit.blocks.frontends import ConvSpectrogram, Embedding, Segmenter
 from seqkit.blocks.segrnn import SegRNN
-from seqkit.blocks.softmax import Softmax
+from seqkit.blocks.softmax import LanguageModelHead, Softmax
 from seqkit.errors import SeqkitError, check_type, nearest
 
 log = logging.getLogger("seqkit")
@@ -39,6 +40,7 @@ HEADS = {
     "ctc": CTC,
     "forecast": Forecast,
     "softmax": Softmax,
+    "adaptive_softmax": AdaptiveSoftmax,
 }
 TABLES = {"frontend": FRONTENDS, "backend": BACKENDS, "head": HEADS}
 
@@ -159,4 +161,4 @@ def build(kind: str, spec: dict, **dims) -> nn.Module:
 
 __all__ = ["BACKENDS", "FRONTENDS", "HEADS", "TABLES", "argument_docs", "build", "check_spec", "parameters",
            "settable", "Classify", "ConvSpectrogram", "Embedding", "Segmenter", "RNN", "LSTM", "GRU", "SegRNN", "CTC",
-           "Forecast", "Softmax"]
+           "Forecast", "Softmax", "AdaptiveSoftmax", "LanguageModelHead"]

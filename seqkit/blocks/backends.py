@@ -6,10 +6,13 @@ so swapping one for another is a one-word change in a config.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqkit.blocks.dropout import check_fraction, dropout_layer, weight_dropped
 from seqkit.errors import SeqkitError
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -23,8 +26,9 @@ def exporting() -> bool:
     return torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.jit.is_scripting()
 
 
-def run_packed(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, state=None):
-    """Run `rnn` over padded `x` (B, T, D), packing only when the lengths differ.
+def run_packed(rnn: nn.RNNBase | Callable, x: Tensor, lengths: Tensor, state=None):
+    """Run `rnn` (a recurrent module, or a callable like one) over padded `x` (B, T, D), packing
+    only when the lengths differ.
 
     Returns the padded outputs (B, T, H) and the final state (that of each sequence's last valid
     step). Packing skips the padded steps, so they influence neither outputs nor state. An
@@ -78,6 +82,11 @@ class Recurrent(nn.Module):
         stateful: carry the final state of each batch row into the same row of the next batch
             (detached: truncated backpropagation through time), as for a language model reading
             contiguous streams; `reset_state` forgets it. Forward only.
+        weight_drop: while training, DropConnect on every layer's hidden-to-hidden weights (AWD-LSTM's
+            weight drop): each element zeroed with this probability, one mask per batch, the fused
+            kernel run with the dropped matrix; 0: off. Nothing changes in evaluation.
+        locked: make `dropout` locked (variational): one mask per sequence and feature, shared by
+            all time steps.
     """
 
     cell = "gru"
@@ -90,9 +99,12 @@ class Recurrent(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         stateful: bool = False,
+        weight_drop: float = 0.0,
+        locked: bool = False,
     ):
         super().__init__()
         check_sizes(hidden, layers, dropout)
+        check_fraction(f"{self.cell} weight_drop", weight_drop)
         if stateful and bidirectional:
             raise SeqkitError("a stateful back-end cannot be bidirectional: the backward direction has no "
                               "state to carry into the next batch; set bidirectional=false or stateful=false")
@@ -105,9 +117,14 @@ class Recurrent(nn.Module):
             self.forward_layers.append(CELLS[self.cell](size, hidden, batch_first=True))
             if bidirectional:
                 self.backward_layers.append(CELLS[self.cell](size, hidden, batch_first=True))
-        self.dropout = nn.Dropout(dropout)  # between stacked layers
+        self.dropout = dropout_layer(dropout, locked)  # between stacked layers
+        self.weight_drop = weight_drop
         self.out_dim = hidden * directions
         self.provides: dict = {}
+
+    def runner(self, rnn: nn.RNNBase):
+        """`rnn` itself, or while training with `weight_drop`, `rnn` with freshly dropped weights."""
+        return weight_dropped(rnn, self.weight_drop) if self.training and self.weight_drop > 0 else rnn
 
     def reset_state(self) -> None:
         """Forget the carried state: the next batch starts every row from zeros."""
@@ -119,13 +136,14 @@ class Recurrent(nn.Module):
         for layer, forward_rnn in enumerate(self.forward_layers):
             if layer:
                 x = self.dropout(x)
+            run = self.runner(forward_rnn)
             if self.stateful:  # each row's state after its last valid step
-                y, final = run_packed(forward_rnn, x, lengths, carried[layer] if carried else None)
+                y, final = run_packed(run, x, lengths, carried[layer] if carried else None)
                 finals.append(_detach(final))
             else:
-                y, _ = forward_rnn(x)
+                y, _ = run(x)
             if self.backward_layers:
-                back, _ = self.backward_layers[layer](reverse_within(x, lengths))
+                back, _ = self.runner(self.backward_layers[layer])(reverse_within(x, lengths))
                 y = torch.cat([y, reverse_within(back, lengths)], dim=-1)  # (B, T, 2H)
             x = y
         if self.stateful:
@@ -148,7 +166,7 @@ def _detach(state):
 class RNN(Recurrent):
     """Elman RNN stack (tanh), the simplest recurrent back-end.
 
-    Args: as `Recurrent`: in_dim, hidden, layers, dropout, bidirectional.
+    Args: as `Recurrent`: in_dim, hidden, layers, dropout, bidirectional, stateful, weight_drop, locked.
 
     Example:
         >>> rnn = RNN(in_dim=8, hidden=16, layers=2, bidirectional=True)
@@ -163,7 +181,7 @@ class RNN(Recurrent):
 class LSTM(Recurrent):
     """LSTM stack over variable-length sequences.
 
-    Args: as `Recurrent`: in_dim, hidden, layers, dropout, bidirectional.
+    Args: as `Recurrent`: in_dim, hidden, layers, dropout, bidirectional, stateful, weight_drop, locked.
 
     Example:
         >>> lstm = LSTM(in_dim=8, hidden=16)
@@ -178,7 +196,7 @@ class LSTM(Recurrent):
 class GRU(Recurrent):
     """GRU stack over variable-length sequences.
 
-    Args: as `Recurrent`: in_dim, hidden, layers, dropout, bidirectional.
+    Args: as `Recurrent`: in_dim, hidden, layers, dropout, bidirectional, stateful, weight_drop, locked.
 
     Example:
         >>> gru = GRU(in_dim=8, hidden=16, layers=2)

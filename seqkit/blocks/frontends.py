@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from seqkit.blocks.dropout import check_fraction, dropout_layer
 from seqkit.blocks.norm import NORMS, window_stats
 from seqkit.errors import SeqkitError
 
@@ -259,6 +260,11 @@ class Embedding(nn.Module):
         vocab_size: tokens of the tokenizer (derived from the data).
         dim: size of each token's vector.
         dropout: dropout on the embedded vectors while training.
+        locked: make `dropout` locked (variational): one mask per sequence and feature, shared by
+            all time steps.
+        word_dropout: while training, drop whole words (AWD-LSTM's embedding dropout): each word of
+            the table is zeroed at all its occurrences in the batch with this probability, the kept
+            ones scaled by 1/(1 - p); the (tied) table itself is untouched. 0: off.
 
     Example:
         >>> embed = Embedding(vocab_size=65, dim=32)
@@ -267,13 +273,16 @@ class Embedding(nn.Module):
         ((2, 10, 32), 32)
     """
 
-    def __init__(self, vocab_size: int, dim: int = 256, dropout: float = 0.0):
+    def __init__(self, vocab_size: int, dim: int = 256, dropout: float = 0.0, locked: bool = False,
+                 word_dropout: float = 0.0):
         super().__init__()
         if vocab_size < 1 or dim < 1:
             raise SeqkitError(f"embedding vocab_size and dim must be positive, got {vocab_size} and {dim}")
+        check_fraction("embedding word_dropout", word_dropout)
         self.embedding = nn.Embedding(vocab_size, dim)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # small: the table is also the output layer when tied
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = dropout_layer(dropout, locked)
+        self.word_dropout = word_dropout
         self.out_dim = dim
         self.provides = {"embedding": self.embedding}  # for the head's tied weights
 
@@ -283,4 +292,9 @@ class Embedding(nn.Module):
         if x.dim() != 2 or x.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
             raise SeqkitError(f"the embedding front-end reads token ids (B, T) of integers, got "
                               f"{x.dtype} {tuple(x.shape)}: use it on text")
-        return self.dropout(self.embedding(x.long())), lengths
+        x = x.long()
+        y = self.embedding(x)  # (B, T, dim)
+        if self.training and self.word_dropout > 0:  # one draw per word of the vocabulary, for the batch
+            keep = y.new_empty(self.embedding.num_embeddings).bernoulli_(1 - self.word_dropout)
+            y = y * (keep / (1 - self.word_dropout))[x].unsqueeze(-1)  # as embedding a masked table, cheaper
+        return self.dropout(y), lengths

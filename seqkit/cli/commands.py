@@ -43,10 +43,12 @@ def evaluate(
     lm: Path = LM,
     lm_weight: float = LM_WEIGHT,
     warp: str = typer.Option(None, "--warp", help=f"{WARP_HELP}; over the test audio, for a held-out speaker."),
-    split: str = typer.Option("test", "--split", help="test, or val (dev): the validation split, to choose "
-                              "settings such as --lm-weight without reading the test split."),
+    split: str = typer.Option(None, "--split", help="test, or val (dev): the validation split, to choose "
+                              "settings such as --lm-weight without reading the test split. Default: test; a "
+                              "language model's val and test."),
 ) -> None:
-    """Re-compute the test metrics of a checkpoint (a run's best by default); prints JSON."""
+    """Re-compute the test metrics of a checkpoint (a run's best by default; a language model's
+    validation and test perplexity); prints JSON."""
     from seqkit.evaluation import evaluate as run_eval
 
     set_data_root(data_root)

@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import numpy as np
 import sentencepiece as spm
 
+from seqkit.data.textcorpus import encode_in_chunks, id_dtype, lines_of, word_vocabulary
 from seqkit.errors import SeqkitError
 
-log = logging.getLogger("seqkit")
-
 CHUNK = 1 << 18  # characters of a corpus encoded at a time (`encode_corpus`)
-
-
-def id_dtype(vocab_size: int) -> type:
-    """The smallest signed integer type that holds ids below `vocab_size` (int16 up to 32768 units)."""
-    return np.int16 if vocab_size <= 1 << 15 else np.int32
-
-
-def line_chunks(text: str, size: int = CHUNK) -> Iterator[str]:
-    """`text` in pieces of about `size` characters, each ending just after a newline (the last one
-    anywhere), so that a tokenizer whose units never cross a line end encodes them as the whole.
-
-    Example:
-        >>> list(line_chunks("ab\\ncd\\nef", 4))
-        ['ab\\n', 'cd\\n', 'ef']
-    """
-    at = 0
-    while at < len(text):
-        end = text.rfind("\n", at, at + size) + 1 if at + size < len(text) else len(text)
-        if end <= at:  # a line longer than `size`: up to its end
-            end = text.find("\n", at + size) + 1 or len(text)
-        yield text[at:end]
-        at = end
 
 
 class CharTokenizer:
@@ -105,44 +81,100 @@ class CharTokenizer:
 
 
 class WordTokenizer:
-    """One unit per word (split on whitespace) of a fixed vocabulary: a closed set of words, such
-    as the ten digits, becomes ten units, for CTC over words or for classifying one word.
+    """One unit per word (split on whitespace): a closed vocabulary, such as the ten digits, for CTC
+    over words or classifying one word (an unknown word is an error); or, with `unk` and `eos`, a
+    language model's (`fit_corpus`): an unknown word reads as `unk`, a newline as `eos` and back.
 
     Args:
         words: the vocabulary, in id order.
+        unk: the unit of every word outside the vocabulary (None: such a word is an error); added
+            after `words` if they lack it.
+        eos: the unit of a line end (None: a line end separates words as a space does); added
+            after `words` if they lack it.
 
     Example:
         >>> tok = WordTokenizer.fit(["one two", "three one"])
         >>> tok.encode("two one"), tok.decode([2, 0])
         ([2, 0], 'two one')
+        >>> lm = WordTokenizer.fit_corpus("a b a\\nb a\\n")
+        >>> lm.words, lm.encode("a c\\nb"), lm.decode([0, 3, 2, 2, 1]), lm.unknown_words("a c d c")
+        (['a', 'b', '<eos>', '<unk>'], [0, 3, 2, 1], 'a <unk>\\n\\nb', ['c', 'd'])
     """
 
     kind = "words"
 
-    def __init__(self, words: Iterable[str]):
-        self.words = list(words)
+    def __init__(self, words: Iterable[str], unk: str | None = None, eos: str | None = None):
+        self.words, self.unk, self.eos = list(words), unk, eos
+        self.words += [t for t in (unk, eos) if t is not None and t not in self.words]
         self.index = {w: i for i, w in enumerate(self.words)}
 
     @classmethod
     def fit(cls, texts: Iterable[str]) -> WordTokenizer:
+        """A closed vocabulary: the words of `texts`, sorted."""
         return cls(sorted({w for text in texts for w in text.split()}))
+
+    @classmethod
+    def fit_corpus(cls, text: str, min_count: int = 1, max_size: int | None = None, unk: str = "<unk>",
+                   eos: str = "<eos>") -> WordTokenizer:
+        """A language model's vocabulary, fitted on its training `text` (`textcorpus.word_vocabulary`)."""
+        return cls(word_vocabulary(text, min_count, max_size, unk, eos), unk, eos)
 
     @property
     def vocab_size(self) -> int:
         return len(self.words)
 
-    def encode(self, text: str) -> list[int]:
+    def word_ids(self, words: list[str]) -> list[int]:
+        """The ids of `words` (`unk`'s for an unknown one; without `unk`, that is an error)."""
+        if self.unk is not None:
+            unk = self.index[self.unk]
+            return [self.index.get(w, unk) for w in words]
         try:
-            return [self.index[w] for w in text.split()]
+            return [self.index[w] for w in words]
         except KeyError as err:
             raise SeqkitError(f"word {err.args[0]!r} is not in the model's vocabulary "
                               f"({' '.join(self.words[:20])}{' ...' if len(self.words) > 20 else ''})") from None
 
+    def encode(self, text: str) -> list[int]:
+        """The ids of `text`'s words; with `eos`, a newline is `eos`."""
+        lines, eos = ([text], []) if self.eos is None else (text.split("\n"), [self.index[self.eos]])
+        return [i for k, line in enumerate(lines) for i in (eos if k else []) + self.word_ids(line.split())]
+
+    def encode_spans(self, text: str) -> tuple[list[int], list[int]]:
+        """Ids and, for each, how many characters of `text` it stands for: every line's words, then
+        `eos` (if set; a blank line gives `eos` alone). A word stands for its length + 1 (the space
+        or newline after it); `eos` for 0 characters after words, 1 on a blank line (its newline).
+
+        Example:
+            >>> WordTokenizer(["a", "bb"], unk="<unk>", eos="<eos>").encode_spans("a bb\\n\\nccc a\\n")
+            ([0, 1, 3, 3, 2, 0, 3], [2, 3, 0, 1, 4, 2, 0])
+        """
+        eos = None if self.eos is None else self.index[self.eos]
+        ids, spans = [], []
+        for line in lines_of(text):
+            words = line.split()
+            ids += self.word_ids(words) + ([] if eos is None else [eos])
+            spans += [len(w) + 1 for w in words] + ([] if eos is None else [0 if words else 1])
+        return ids, spans
+
+    def encode_corpus(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """`encode_spans` into compact arrays (ids `id_dtype`, spans int32), a chunk of lines at a time."""
+        return encode_in_chunks(self.encode_spans, text, CHUNK, self.vocab_size)
+
     def decode(self, ids: Iterable[int]) -> str:
-        return " ".join(self.words[i] for i in ids)
+        """The words, one space between two; `eos` as a newline, with no space around it."""
+        out: list[str] = []
+        for i in ids:
+            word = self.words[i]
+            out.append("\n" if word == self.eos else word if not out or out[-1] == "\n" else " " + word)
+        return "".join(out)
+
+    def unknown_words(self, text: str) -> list[str]:
+        """The distinct words of `text` outside the vocabulary, in order of first appearance."""
+        return list(dict.fromkeys(w for w in text.split() if w not in self.index))
 
     def to_data(self) -> dict:
-        return {"kind": self.kind, "words": self.words}
+        specials = {k: v for k, v in (("unk", self.unk), ("eos", self.eos)) if v is not None}
+        return {"kind": self.kind, "words": self.words, **specials}
 
 
 class PieceTokenizer:
@@ -190,12 +222,7 @@ class PieceTokenizer:
         """`encode_spans` into compact arrays (ids `id_dtype`, spans int32), a chunk of lines at a
         time (`line_chunks`): the same ids and spans, since no piece of an exact tokenizer crosses a
         line end (the newline is a piece of its own)."""
-        ids, spans = [np.zeros(0, dtype=id_dtype(self.vocab_size))], [np.zeros(0, dtype=np.int32)]
-        for chunk in line_chunks(text):
-            part, part_spans = self.encode_spans(chunk)
-            ids.append(np.array(part, dtype=id_dtype(self.vocab_size)))
-            spans.append(np.array(part_spans, dtype=np.int32))
-        return np.concatenate(ids), np.concatenate(spans)
+        return encode_in_chunks(self.encode_spans, text, CHUNK, self.vocab_size)
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.processor.decode(list(ids))
@@ -249,12 +276,12 @@ def line_start(tokenizer) -> str:
     return ""
 
 
-def tokenizer_from_data(data: dict) -> CharTokenizer | PieceTokenizer:
+def tokenizer_from_data(data: dict) -> CharTokenizer | WordTokenizer | PieceTokenizer:
     """Rebuild a tokenizer from what `to_data` stored in a checkpoint."""
     if data["kind"] == "chars":
         return CharTokenizer(data["chars"])
     if data["kind"] == "words":
-        return WordTokenizer(data["words"])
+        return WordTokenizer(data["words"], data.get("unk"), data.get("eos"))
     return PieceTokenizer(data["model"])
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqkit.blocks.softmax import Softmax
+from seqkit.blocks.softmax import LanguageModelHead
 from seqkit.errors import SeqkitError
 from seqkit.model import SeqModel, describe
 
@@ -54,7 +54,7 @@ class LanguageModelScorer:
         from seqkit.data.tokenizers import tokenizer_from_data
 
         model, info = load_model(resolve(path))
-        if "tokenizer" not in info or not isinstance(model.head, Softmax):
+        if "tokenizer" not in info or not isinstance(model.head, LanguageModelHead):
             raise SeqkitError(f"{path} is {describe(model)}, not a language model")
         return cls(model, tokenizer_from_data(info["tokenizer"]), units, weight)
 

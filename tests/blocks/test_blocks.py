@@ -41,6 +41,9 @@ HEAD_EXAMPLES = {
                  (B * 5, 4, D), (B, 24, 5)),
     "ctc": ({"name": "ctc", "dropout": 0.1}, {"in_dim": D, "vocab_size": 6}, (B, 20, D), (B, 20, 7)),
     "softmax": ({"name": "softmax", "dropout": 0.1}, {"in_dim": D, "vocab_size": 11}, (B, 20, D), (B, 20, 11)),
+    # while training it returns the states (B, T, in_dim), not V scores: in_dim = V here, so one shape fits both
+    "adaptive_softmax": ({"name": "adaptive_softmax", "dropout": 0.1}, {"in_dim": 11, "vocab_size": 11},
+                         (B, 20, 11), (B, 20, 11)),
     "classify": ({"name": "classify", "dropout": 0.1}, {"in_dim": D, "vocab_size": 10}, (B, 20, D), (B, 10)),
 }
 
@@ -49,6 +52,7 @@ TARGETS = {
     "ctc": lambda shape: {"targets": torch.tensor([[1, 2, 3], [4, 4, 0], [5, 0, 0]]),
                           "target_lengths": torch.tensor([3, 2, 1])},
     "softmax": lambda shape: {"targets": torch.randint(0, shape[-1], shape[:2])},
+    "adaptive_softmax": lambda shape: {"targets": torch.randint(0, shape[-1], shape[:2])},
     "classify": lambda shape: {"targets": torch.tensor([[3], [0], [9]]), "target_lengths": torch.ones(3, dtype=int)},
 }
 

@@ -13,11 +13,12 @@ from seqkit.model import build_model
 from helpers import LM_SPEC
 
 
+@pytest.mark.parametrize("weight_drop", [0.0, 0.5])  # weight drop changes nothing in evaluation
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_carried_state_equals_running_the_concatenated_sequence(char_ids, cell):
+def test_carried_state_equals_running_the_concatenated_sequence(char_ids, cell, weight_drop):
     _, ids = char_ids
     torch.manual_seed(0)
-    spec = {**LM_SPEC, "backend": {**LM_SPEC["backend"], "name": cell}}
+    spec = {**LM_SPEC, "backend": {**LM_SPEC["backend"], "name": cell, "weight_drop": weight_drop}}
     model = build_model(spec, vocab_size=65, in_dim=65).double().eval()
     streams = Streams(ids[:2001], batch_size=4, bptt=40)
     with torch.no_grad():

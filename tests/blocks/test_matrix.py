@@ -13,12 +13,13 @@ from seqkit.model import build_model
 
 # The data each front-end reads, and the heads of the tasks on that data.
 READS = {"segmenter": "series", "conv_spectrogram": "audio", "embedding": "text"}
-HEADS_FOR = {"series": ["forecast"], "audio": ["ctc", "classify"], "text": ["softmax"]}
+HEADS_FOR = {"series": ["forecast"], "audio": ["ctc", "classify"], "text": ["softmax", "adaptive_softmax"]}
 FRONTEND_SPECS = {"segmenter": {"seg_len": 24, "dim": 16},
                   "conv_spectrogram": {"n_mels": 40, "filters": 4, "dim": 16},
                   "embedding": {"dim": 16}}
 # Pairs that cannot work, and the reason their build gives.
-INVALID = {("embedding", "segrnn", "softmax"): "the softmax head predicts the next token at every step"}
+INVALID = {("embedding", "segrnn", "softmax"): "the softmax head predicts the next token at every step",
+           ("embedding", "segrnn", "adaptive_softmax"): "the adaptive_softmax head predicts the next token"}
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ RECIPE = Path(__file__).resolve().parent.name  # a copied recipe's runs and chec
 def main(cfg) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    # Data: the text split 90/10, a tokenizer, and batch_size contiguous streams per split.
+    # Data: one text split 90/10 (Tiny Shakespeare) or a folder's train/valid/test files (Penn
+    # Treebank), a tokenizer fitted on the training text, batch_size contiguous streams per split.
     data = sk.TextData(**cfg.data)
 
     # The prompt of samples.txt; a corpus of one's own may lack its characters: then its first line's start.
@@ -42,8 +43,11 @@ def main(cfg) -> dict:
     trainer.fit(task, datamodule=data)
     fit_seconds = time.perf_counter() - start
 
-    # Exact validation scores of the best checkpoint: nats per token, bits per character, perplexity.
+    # Exact scores of the best checkpoint over each whole stream (state carried): nats per token,
+    # bits per character, perplexity; on the validation split, and on the test split where the
+    # corpus has one (read for this report only).
     val = sk.run_test(trainer, task, dataloaders=data.val_dataloader(), ckpt_path="best")
+    test = sk.run_test(trainer, task, dataloaders=data.test_dataloader()) if "test" in data.streams else None
 
     # Text from the best model, and the loss curves.
     sample = prompt + "".join(sk.generate(model.cpu(), data.tokenizer, prompt, **settings))
@@ -51,9 +55,12 @@ def main(cfg) -> dict:
     sk.loss_curves(run_dir / "loss.png", run_dir / "logs" / "metrics.csv")
 
     epochs = sk.history(trainer)
-    tokens = trainer.global_step * cfg.data.batch_size * cfg.data.bptt
+    train = data.streams["train"]  # tokens per batch on average (data.variable_bptt varies them)
+    tokens = trainer.global_step * cfg.trainer.accumulate_grad_batches * train.tokens / len(train)
     metrics = {
         "val": val,
+        **({"test": test} if test else {}),
+        "eval_streams": data.eval_batch_size,
         "epochs": len(epochs),
         "steps": trainer.global_step,
         "fit_seconds": round(fit_seconds, 1),
@@ -66,7 +73,8 @@ def main(cfg) -> dict:
         "seed": cfg.seed,
     }
     sk.write_json(run_dir / "metrics.json", metrics)
+    tested = f"; test perplexity {test['perplexity']:.2f}" if test else ""
     print(f"val loss {val['loss']:.4f} nats/token, {val['bpc']:.4f} bits/char, "
-          f"perplexity {val['perplexity']:.2f}; run: {run_dir}")
+          f"perplexity {val['perplexity']:.2f}{tested}; run: {run_dir}")
     metrics["run_dir"] = str(run_dir)
     return metrics
