@@ -86,7 +86,7 @@ def test_a_renamed_forecaster_evaluates_predicts_and_exports(cli, tmp_path, etth
 def test_a_renamed_language_model_evaluates_generates_and_exports(cli, tmp_path):
     _, run = trained_copy(cli, "lm", tmp_path)
     result = cli("eval", run)
-    assert result.code == 0 and {"loss", "perplexity", "bpc"} <= set(json.loads(result.out))
+    assert result.code == 0 and {"loss", "perplexity", "bpc"} <= set(json.loads(result.out)["val"])
     result = cli("generate", run, "--prompt", "ROMEO:", "--length", "20", "--seed", "1")
     assert result.code == 0 and result.out.startswith("ROMEO:") and len(result.out) > 20
     result = cli("export", run, tmp_path / "lm.onnx")
