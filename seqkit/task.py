@@ -53,6 +53,18 @@ class CosineSchedule:
     def __init__(self, total_steps: float, seconds: float | None = None, warmup: int = 0):
         self.total_steps, self.seconds, self.start, self.warmup = total_steps, seconds, None, warmup
 
+    def resume(self, elapsed: float) -> None:
+        """Count `elapsed` seconds of training as done (the Timer's, restored from a checkpoint):
+        the clock of the process that saved this schedule means nothing in another one.
+
+        Example:
+            >>> schedule = CosineSchedule(float("inf"), seconds=100.0)
+            >>> schedule.resume(50.0)
+            >>> round(schedule(0), 2)
+            0.5
+        """
+        self.start = time.monotonic() - elapsed
+
     def __call__(self, step: int) -> float:
         ramp = min(1.0, (step + 1) / self.warmup) if getattr(self, "warmup", 0) else 1.0  # (older checkpoints: none)
         return ramp * self.cosine(step)
@@ -173,7 +185,16 @@ class Task(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._resumed_state = checkpoint.get("carried_state")
 
-    def on_train_start(self):  # resumed in the middle of an epoch: carry on with the saved state
+    def on_train_start(self):
+        # A wall-clock budget's cosine counts the training time the Timer has (restored on resume).
+        timers = [c for c in self.trainer.callbacks if isinstance(c, Timer)]
+        scheduler = self.lr_schedulers()
+        for k, factor in enumerate(getattr(scheduler, "lr_lambdas", []) if timers else []):
+            if isinstance(factor, CosineSchedule) and factor.seconds:
+                factor.resume(timers[0].time_elapsed("train"))
+                group = scheduler.optimizer.param_groups[k]  # from this step on, not from the next
+                group["lr"] = scheduler.base_lrs[k] * factor(scheduler.last_epoch)
+        # Resumed in the middle of an epoch: carry on with the saved state.
         state, self._resumed_state = getattr(self, "_resumed_state", None), None
         if state is not None:
             move = lambda s: tuple(t.to(self.device) for t in s) if isinstance(s, (tuple, list)) else s.to(self.device)  # noqa: E731
