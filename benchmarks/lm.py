@@ -86,6 +86,18 @@ def one_stream(run_dir: Path) -> dict:
             "test": sk.run_test(trainer, task, dataloaders=data.test_dataloader())}
 
 
+def budget_used(run_dir: Path) -> dict:
+    """Training minutes by the run's own Timer (the clock of trainer.max_time, kept across resumes,
+    unlike the seconds of one process) and the tokens trained per second of it, from last.ckpt."""
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    timer = next(v for k, v in checkpoint["callbacks"].items() if k.startswith("Timer"))
+    seconds = timer["time_elapsed"]["train"]
+    config = checkpoint["seqkit"]["config"]
+    train = config["data"]["batch_size"] * config["data"]["bptt"]  # tokens per step, on average
+    return {"train_minutes": round(seconds / 60, 2), "steps": checkpoint["global_step"],
+            "tokens_per_second": round(checkpoint["global_step"] * train / seconds, 1)}
+
+
 def curve(entry: dict, path: Path) -> list[dict]:
     """Validation perplexity after each epoch against the training minutes so far, drawn to `path`."""
     import math
@@ -242,6 +254,7 @@ def main() -> None:
             save()
         entry = run(name, [f"trainer.max_time={budget}", *args.set], overlays, run_dir, resume)
         entry["one_stream"] = one_stream(ROOT / "benchmarks/results/runs" / entry["run_dir"])
+        entry["budget"] = budget_used(ROOT / "benchmarks/results/runs" / entry["run_dir"])
         entry["target_test_perplexity"] = target
         entry["curve"] = curve(entry, args.out.parent / f"{name}_curve.png")
         entry.update(status="done", commit=commit(), threads=torch.get_num_threads())
