@@ -93,7 +93,9 @@ def budget_used(run_dir: Path) -> dict:
     timer = next(v for k, v in checkpoint["callbacks"].items() if k.startswith("Timer"))
     seconds = timer["time_elapsed"]["train"]
     config = checkpoint["seqkit"]["config"]
-    train = config["data"]["batch_size"] * config["data"]["bptt"]  # tokens per step, on average
+    # tokens per optimizer step, on average (variable_bptt draws lengths around bptt)
+    train = (config["data"]["batch_size"] * config["data"]["bptt"]
+             * (config.get("trainer", {}).get("accumulate_grad_batches") or 1))
     return {"train_minutes": round(seconds / 60, 2), "steps": checkpoint["global_step"],
             "tokens_per_second": round(checkpoint["global_step"] * train / seconds, 1)}
 
