@@ -68,7 +68,8 @@ def run(name: str, extra: list[str], overlays: list[str] = (), run_dir: Path | N
             "fit_seconds": metrics["fit_seconds"], "steps": metrics["steps"],
             "epochs": metrics["epochs"], "train_tokens_per_second": metrics["train_tokens_per_second"],
             "parameters": metrics["parameters"], "run_dir": Path(metrics["run_dir"]).name, "overrides": extra,
-            "overlays": list(overlays), "history": metrics["history"], "eval_streams": metrics.get("eval_streams")}
+            "overlays": list(overlays), "history": metrics["history"], "eval_streams": metrics.get("eval_streams"),
+            "commit": commit()}
 
 
 def one_stream(run_dir: Path) -> dict:
