@@ -33,6 +33,7 @@ bench-speed: $(VENV)/.installed  ## LTSF speed and memory only (minutes)
 
 clean:
 	rm -rf $(VENV) runs
+	rm -rf $(PEERS_VENV)
 
 bench-asr: $(VENV)/.installed  ## the AN4 speech recognition benchmark (about an hour on 2 cores)
 	$(BIN)/python benchmarks/asr.py $(ARGS)
@@ -48,3 +49,19 @@ bench-reliability: $(VENV)/.installed  ## kill -9 and resume the LTSF and LM rec
 
 bench-kws: $(VENV)/.installed  ## the spoken-digit classifier: FSDD split and leave-one-speaker-out (about 30 minutes)
 	$(BIN)/python benchmarks/kws.py $(ARGS)
+
+# SegRNN against neuralforecast's PatchTST, iTransformer and LSTM, in a virtualenv of its own (.venv-peers):
+# seqkit first, then the requirements, which pin the project's torch so that neuralforecast cannot replace it.
+PEERS_VENV := .venv-peers
+.PHONY: bench-peers
+
+$(PEERS_VENV)/.installed: pyproject.toml benchmarks/peers-requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -e .
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r benchmarks/peers-requirements.txt
+	$(PEERS_VENV)/bin/python -c "import torch; v = torch.__version__.split('+')[0]; assert v == '2.11.0', v"
+	touch $@
+
+bench-peers: $(PEERS_VENV)/.installed  ## SegRNN against PatchTST, iTransformer and LSTM, 15 minutes each (about 70 minutes)
+	$(PEERS_VENV)/bin/python benchmarks/peers.py $(ARGS)

@@ -10,6 +10,9 @@ Usage:
     python benchmarks/ltsf.py                                  # everything (hours on 2 cores)
     python benchmarks/ltsf.py --horizons 96 --seeds 2024       # one run
     python benchmarks/ltsf.py --speed-only                     # speed and memory only (minutes)
+    python benchmarks/ltsf.py --parts ettm1 --seeds 2024       # ETTm1, four horizons (resumable)
+    python benchmarks/ltsf.py --parts weather --horizons 96 --seeds 2024   # hours: resumes where it stopped
+    python benchmarks/ltsf.py --parts ms quantile --horizons 96 --seeds 2024   # ETTh1 variants
 Set SEQKIT_DATA to the folder holding ETT-small/ETTh1.csv (`make bench` does).
 """
 
@@ -25,20 +28,30 @@ import time
 from pathlib import Path
 
 import torch
-from common import matmul_gflops
+from common import commit, matmul_gflops
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = {96: (0.351, 0.392), 192: (0.392, 0.414), 336: (0.423, 0.433), 720: (0.466, 0.472)}
+# The paper's other data sets (Lin et al. 2023, Table 2, L = 720), by the overlay under recipes/ltsf that runs them.
+PAPERS = {
+    "etth1": PAPER,
+    "etth2": {96: (0.276, 0.335), 192: (0.341, 0.389), 336: (0.364, 0.403), 720: (0.403, 0.448)},
+    "ettm1": {96: (0.293, 0.354), 192: (0.328, 0.378), 336: (0.357, 0.399), 720: (0.410, 0.430)},
+    "ettm2": {96: (0.164, 0.250), 192: (0.226, 0.294), 336: (0.284, 0.339), 720: (0.381, 0.402)},
+    "weather": {96: (0.143, 0.198), 192: (0.189, 0.247), 336: (0.243, 0.291), 720: (0.316, 0.345)},
+}
+VARIANTS = {"ms": ["data.features=MS"], "quantile": ["model.head.loss=quantile", "model.head.quantiles=[0.1,0.5,0.9]"]}
 REFERENCE_H96 = (0.357, 0.395)  # reference code, every test window, seed 2024, this machine
 REFERENCE_SPEED = {"train_epoch_s": 92.0, "eval_epoch_s": 35.0, "peak_memory_gb": 2.3}
 
 
-def run_recipe(overrides: list[str]) -> dict:
-    """Run recipes/ltsf in this process with `overrides`; return its metrics."""
+def run_recipe(overrides: list[str], overlays: list[Path] = (), resume: Path | None = None) -> dict:
+    """Run recipes/ltsf in this process with `overlays` and `overrides` (or continue the run in
+    `resume` from its last checkpoint); return its metrics."""
     sys.path.insert(0, str(ROOT))
     import seqkit as sk
 
-    return sk.run_recipe(ROOT / "recipes/ltsf", overrides)
+    return sk.run_recipe(ROOT / "recipes/ltsf", overrides, overlays, resume=resume)
 
 
 def drop_last_metrics(run_dir: Path) -> dict:
@@ -56,13 +69,14 @@ def drop_last_metrics(run_dir: Path) -> dict:
     batch = cfg["data"]["batch_size"] * cfg["trainer"].get("accumulate_grad_batches", 1)  # per optimizer step
     full = len(windows) // batch * batch
     squared = absolute = 0.0
+    count = 0
     with torch.no_grad():
         for start in range(0, full, 256):
             batch = windows.__getitems__(list(range(start, min(start + 256, full))))
-            error = model(batch["inputs"])[0] - batch["targets"]
+            error = model.head.point(model(batch["inputs"])[0]) - batch["targets"]  # a quantile model's median
             squared += error.pow(2).sum().item()
             absolute += error.abs().sum().item()
-    count = full * data.pred_len * len(data.columns)
+            count += error.numel()
     return {"mse": squared / count, "mae": absolute / count, "windows": full}
 
 
@@ -164,6 +178,67 @@ def summarise(runs: list[dict]) -> dict:
     return table
 
 
+def part_runs(name: str, horizons: list[int], seeds: list[int], report: dict, save) -> dict:
+    """Runs of one part: an overlay of recipes/ltsf (a data set: ``ettm1``, ``weather`` ...) or a
+    variant of ETTh1 (``ms``, ``quantile``), for each horizon and seed, kept in
+    ``report["parts"][name]``. A run is recorded before it trains and continues from its last
+    checkpoint when the benchmark is started again, so a run longer than a session spans several;
+    a finished run is not repeated."""
+    dataset = "etth1" if name in VARIANTS else name
+    overlays = [ROOT / "recipes/ltsf" / f"{dataset}.yaml"]
+    part = report.setdefault("parts", {}).setdefault(name, {"runs": []})
+    for horizon in horizons:
+        for seed in seeds:
+            key = f"H{horizon}-s{seed}"
+            entry = next((r for r in part["runs"] if r["key"] == key), None)
+            if entry and entry["status"] == "done":
+                continue
+            runs = ROOT / "benchmarks/results/runs"
+            resume = entry is not None and (runs / entry["run_dir"] / "checkpoints/last.ckpt").is_file()
+            if not resume:
+                if entry:
+                    part["runs"].remove(entry)
+                entry = {"key": key, "pred_len": horizon, "seed": seed, "status": "running", "commit": commit(),
+                         "run_dir": f"ltsf-{name}-H{horizon}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"}
+                part["runs"].append(entry)
+                save()
+            print(f"{name} {key}: {'resuming' if resume else 'starting'} {entry['run_dir']}", flush=True)
+            overrides = [f"data.pred_len={horizon}", f"seed={seed}", "trainer.enable_progress_bar=false",
+                         f"run_dir={runs / entry['run_dir']}", *VARIANTS.get(name, [])]
+            metrics = run_recipe(overrides, overlays, resume=runs / entry["run_dir"] if resume else None)
+            seconds = [e["seconds"] for e in metrics["history"] if "seconds" in e]
+            entry.update(status="done", commit=commit(), test=metrics["test"], epochs=metrics["epochs"],
+                         fit_seconds=metrics["fit_seconds"], epoch_seconds=statistics.median(seconds),
+                         test_drop_last=drop_last_metrics(runs / entry["run_dir"]))
+            part["accuracy"] = summarise_part(dataset, [r for r in part["runs"] if r["status"] == "done"])
+            save()
+    return part
+
+
+def summarise_part(dataset: str, runs: list[dict]) -> dict:
+    """Per horizon: mean test MSE/MAE (every window, and with the last incomplete batch dropped as
+    the paper) against the paper's, and whether both are within 3 % of it."""
+    table = {}
+    for horizon in sorted({r["pred_len"] for r in runs}):
+        rows = [r for r in runs if r["pred_len"] == horizon]
+        paper = dict(zip(("mse", "mae"), PAPERS[dataset].get(horizon, (None, None))))
+        entry = {"seeds": [r["seed"] for r in rows], "paper": paper, "target": 0.03,
+                 "epochs": [r["epochs"] for r in rows], "epoch_seconds": [r["epoch_seconds"] for r in rows]}
+        for metric in ("mse", "mae"):
+            entry[metric] = statistics.mean(r["test"][metric] for r in rows)
+            entry[metric + "_drop_last"] = statistics.mean(r["test_drop_last"][metric] for r in rows)
+            if paper[metric]:
+                entry[metric + "_vs_paper"] = entry[metric] / paper[metric] - 1
+                entry[metric + "_drop_last_vs_paper"] = entry[metric + "_drop_last"] / paper[metric] - 1
+        for key in ("coverage_80", "pinball"):
+            if key in rows[0]["test"]:
+                entry[key] = statistics.mean(r["test"][key] for r in rows)
+        if paper["mse"]:
+            entry["within_target"] = all(abs(entry[m + "_drop_last_vs_paper"]) <= 0.03 for m in ("mse", "mae"))
+        table[horizon] = entry
+    return table
+
+
 def markdown(report: dict, speed: dict | None = None) -> str:
     """The README's results tables from a benchmark JSON (and optionally a separate speed JSON)."""
     lines = ["| H | seqkit MSE | seqkit MAE | seeds | last batch dropped, as the paper | paper MSE / MAE "
@@ -198,6 +273,9 @@ def main() -> None:
     parser.add_argument("--fill-drop-last", action="store_true",
                         help="only add the paper's protocol (last test batch dropped) to recorded runs, "
                              "from their checkpoints")
+    parser.add_argument("--parts", nargs="+", default=[], choices=[*[p for p in PAPERS if p != "etth1"], *VARIANTS],
+                        help="only these parts: the paper's other data sets by overlay (recipes/ltsf/NAME.yaml), "
+                             "or ETTh1 with features MS or a quantile head; resumable, with --horizons and --seeds")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ltsf.json")
     parser.add_argument("--markdown", type=Path, nargs="*", metavar="JSON",
                         help="only print the README tables from these result files (accuracy, then speed)")
@@ -213,6 +291,19 @@ def main() -> None:
 
     def save():
         args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+    if args.parts:
+        for name in args.parts:
+            part = part_runs(name, args.horizons, args.seeds, report, save)
+            for horizon, e in part.get("accuracy", {}).items():
+                paper = (f" paper {e['paper']['mse']:.3f}/{e['paper']['mae']:.3f}, last batch dropped "
+                         f"{e['mse_drop_last_vs_paper']:+.1%}/{e['mae_drop_last_vs_paper']:+.1%}"
+                         if e["paper"]["mse"] else "")
+                extra = f", 80 % interval covers {e['coverage_80']:.1%}" if "coverage_80" in e else ""
+                print(f"{name} H={horizon}: MSE {e['mse']:.4f} MAE {e['mae']:.4f}{paper}{extra}; "
+                      f"{statistics.mean(e['epoch_seconds']):.0f} s an epoch, epochs {e['epochs']}", flush=True)
+        print(f"wrote {args.out}")
+        return
 
     if args.memory_only:
         for entry in report["speed"]["runs"]:

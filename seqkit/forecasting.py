@@ -10,7 +10,7 @@ import torch
 
 from seqkit.checkpoint import load_model, resolve
 from seqkit.data.dates import write_dates
-from seqkit.data.series import file_line, read_csv
+from seqkit.data.seriesfile import file_line, read_csv
 from seqkit.errors import SeqkitError
 from seqkit.model import describe, head_name
 
@@ -31,7 +31,8 @@ def scaled_rows(csv: Path, info: dict, date_format: str | None = None) -> tuple[
     if missing:
         raise SeqkitError(f"{csv}: missing column(s) {', '.join(missing)} the model was trained on")
     ignore = [c for c in header if c != "date" and c not in info["columns"]]
-    dates, values, columns = read_csv(csv, ignore=ignore, date_format=date_format or info.get("date_format"))
+    dates, values, columns = read_csv(csv, ignore=ignore, date_format=date_format or info.get("date_format"),
+                                      repeated_dates=info.get("repeated_dates", "error"))
     seq_len = info["seq_len"]
     if len(values) < seq_len:
         raise SeqkitError(f"{csv}: {len(values)} rows, the model needs the last {seq_len}")
@@ -65,6 +66,15 @@ def future_dates(dates: pd.Series, steps: int, source: Path) -> pd.DatetimeIndex
                           f"{tail[-1] - tail[-2]}; check the date column (and data.date_format)") from None
 
 
+def output_columns(head, info: dict) -> list[str]:
+    """The names of a forecasting model's outputs: its columns (every column, or the target of
+    features MS), and for a quantile model one per column and quantile, e.g. ``OT_q0.1``."""
+    columns = info.get("forecast_columns", info["columns"])
+    if not head.quantiles:
+        return list(columns)
+    return [f"{c}_q{q:g}" for c in columns for q in head.quantiles]
+
+
 def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None = None,
                  date_format: str | None = None) -> Path:
     """Forecast the ``pred_len`` steps after the end of `csv` and write them as CSV with dates.
@@ -91,11 +101,11 @@ def forecast_csv(checkpoint: str | Path, csv: str | Path, out: str | Path | None
         raise SeqkitError(f"{checkpoint} is {describe(model)}, not a forecasting one")
     dates, rows = scaled_rows(csv, info, date_format)
     window = torch.from_numpy(rows[-info["seq_len"]:]).unsqueeze(0)  # (1, L, C)
-    mean, std = np.asarray(info["scaler"]["mean"]), np.asarray(info["scaler"]["std"])
     with torch.no_grad():
-        forecast = model(window)[0][0].numpy() * std + mean  # (H, C) on the original scale
+        forecast = model.head.original(model(window)[0], info["scaler"])[0].numpy()
+    # (H, C') on the original scale, or (H, C', Q) for a quantile model; C' = C, or the target of MS
     stamps = future_dates(dates, forecast.shape[0], csv)
-    frame = pd.DataFrame(forecast, columns=info["columns"])
+    frame = pd.DataFrame(forecast.reshape(forecast.shape[0], -1), columns=output_columns(model.head, info))
     frame.insert(0, "date", write_dates(stamps, dates))
     partial = out.with_name(f".{out.name}.partial")  # renamed when complete: never half a forecast
     frame.to_csv(partial, index=False, float_format="%.6g")

@@ -24,7 +24,8 @@ def _save(fig, path: Path, dpi: int) -> None:
 
 
 def forecast_plot(path: Path, inputs: np.ndarray, truth: np.ndarray, forecast: np.ndarray,
-                  columns: list[str], channel: int = -1, title: str = "") -> None:
+                  columns: list[str], channel: int = -1, title: str = "",
+                  band: tuple[np.ndarray, np.ndarray, str] | None = None) -> None:
     """Plot a few windows: the input's tail, the true future and the forecast of one channel.
 
     Args:
@@ -35,6 +36,7 @@ def forecast_plot(path: Path, inputs: np.ndarray, truth: np.ndarray, forecast: n
         columns: channel names.
         channel: which channel to draw (default: the last, ETT's target OT).
         title: figure title.
+        band: a prediction interval to shade, ``(lower, upper, label)`` with (N, H, C) bounds.
     """
     windows, horizon = truth.shape[0], truth.shape[1]
     tail = min(inputs.shape[1], 2 * horizon)
@@ -45,10 +47,13 @@ def forecast_plot(path: Path, inputs: np.ndarray, truth: np.ndarray, forecast: n
         ax.plot(past, inputs[i, -tail:, channel], color="0.4", lw=1, label="input")
         ax.plot(future, truth[i, :, channel], color="tab:blue", lw=1.2, label="truth")
         ax.plot(future, forecast[i, :, channel], color="tab:orange", lw=1.2, label="forecast")
+        if band is not None:
+            ax.fill_between(future, band[0][i, :, channel], band[1][i, :, channel], color="tab:orange",
+                            alpha=0.25, lw=0, label=band[2])
         ax.axvline(0, color="0.7", lw=0.8, ls="--")
         ax.set_ylabel(columns[channel])
         if i == 0:
-            ax.legend(loc="upper left", ncol=3, fontsize=8)
+            ax.legend(loc="upper left", ncol=4, fontsize=8)
     axes[-1, 0].set_xlabel("steps from the forecast origin")
     fig.suptitle(title or f"forecast vs truth, {windows} test windows")
     fig.tight_layout()

@@ -88,6 +88,11 @@ class EpochSchedule:
         return epoch_factor(self.schedule, epoch, self.max_epochs)
 
 
+def max_time_timer(trainer) -> Timer | None:
+    """The trainer's Timer callback (set by trainer.max_time), or None without one or a trainer."""
+    return next((c for c in trainer.callbacks if isinstance(c, Timer)), None) if trainer else None
+
+
 class Task(L.LightningModule):
     """Train, validate and test a SeqModel; its head owns the loss, the metrics and the decoding.
 
@@ -167,8 +172,8 @@ class Task(L.LightningModule):
     def configure_optimizers(self):
         optimizer = OPTIMIZERS[self.optimizer](self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         if self.schedule == "cosine":  # step by step, over the run's steps or its max_time
-            timers = [c for c in self.trainer.callbacks if isinstance(c, Timer)] if self.trainer else []
-            budget = timers[0]._duration if timers else None  # trainer.max_time, in seconds
+            timer = max_time_timer(self.trainer)
+            budget = timer.time_elapsed("train") + timer.time_remaining("train") if timer else None  # max_time, s
             total = self.trainer.estimated_stepping_batches if self.trainer else float("inf")
             factor = CosineSchedule(float(total), budget, self.warmup_steps)
             schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -187,11 +192,11 @@ class Task(L.LightningModule):
 
     def on_train_start(self):
         # A wall-clock budget's cosine counts the training time the Timer has (restored on resume).
-        timers = [c for c in self.trainer.callbacks if isinstance(c, Timer)]
+        timer = max_time_timer(self.trainer)
         scheduler = self.lr_schedulers()
-        for k, factor in enumerate(getattr(scheduler, "lr_lambdas", []) if timers else []):
+        for k, factor in enumerate(getattr(scheduler, "lr_lambdas", []) if timer else []):
             if isinstance(factor, CosineSchedule) and factor.seconds:
-                factor.resume(timers[0].time_elapsed("train"))
+                factor.resume(timer.time_elapsed("train"))
                 group = scheduler.optimizer.param_groups[k]  # from this step on, not from the next
                 group["lr"] = scheduler.base_lrs[k] * factor(scheduler.last_epoch)
         # Resumed in the middle of an epoch: carry on with the saved state.

@@ -35,6 +35,14 @@ def history(trainer: L.Trainer) -> list[dict]:
     return next((c.history for c in trainer.callbacks if isinstance(c, EpochLog)), [])
 
 
+def count_setting(settings: dict, key: str, meaning: str) -> int:
+    """Pop seqkit's whole-number trainer setting `key` (None or absent: 0); refuse anything else."""
+    value = settings.pop(key, 0) or 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SeqkitError(f"trainer.{key} must be a whole number >= 0 ({meaning}), got {value!r}")
+    return value
+
+
 def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list | None = None) -> L.Trainer:
     """A Lightning Trainer from a config's ``trainer`` section, writing into `run_dir`.
 
@@ -56,14 +64,8 @@ def make_trainer(settings: Mapping, run_dir: Path | None = None, callbacks: list
     settings = dict(settings)
     patience = settings.pop("patience", 0)
     monitor = settings.pop("monitor", "val/loss")
-    every = settings.pop("checkpoint_every_n_steps", 0) or 0
-    average = settings.pop("average_last", 0) or 0
-    if not isinstance(average, int) or average < 0:
-        raise SeqkitError(f"trainer.average_last must be a whole number >= 0 (epochs whose weights are averaged; "
-                          f"0: off), got {average!r}")
-    if not isinstance(every, int) or every < 0:
-        raise SeqkitError(f"trainer.checkpoint_every_n_steps must be a whole number >= 0 (0: per validation "
-                          f"only), got {every!r}")
+    every = count_setting(settings, "checkpoint_every_n_steps", "0: per validation only")
+    average = count_setting(settings, "average_last", "epochs whose weights are averaged; 0: off")
     # seqkit's training loaders give each process its share of every batch (seqkit.data.resume), so
     # Lightning must not add its own distributed sampler; validation and testing run whole on each.
     settings.setdefault("use_distributed_sampler", False)

@@ -50,7 +50,7 @@ DATA_DIMS = ("in_dim", "channels", "seq_len", "pred_len", "sample_rate", "vocab_
 DERIVED = {
     "frontend": DATA_DIMS,
     "backend": DATA_DIMS + ("seg_len", "per_channel", "norm", "embedding"),
-    "head": DATA_DIMS + ("seg_len", "per_channel", "norm", "out_steps", "embedding", "stride"),
+    "head": DATA_DIMS + ("seg_len", "per_channel", "norm", "out_steps", "embedding", "stride", "target_channel"),
 }
 
 

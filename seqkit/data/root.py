@@ -35,6 +35,14 @@ class Remote:
 
 
 @dataclass(frozen=True)
+class Unhosted:
+    """A data file with no stable upstream address: where a user gets it, and its SHA-256."""
+
+    source: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Archive:
     """An archive's upstream address and SHA-256, and the folder inside it that becomes a data folder."""
 
@@ -49,10 +57,30 @@ KNOWN: dict[str, Remote] = {
         "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/ETTh1.csv",
         "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066",
     ),
+    "ETT-small/ETTh2.csv": Remote(
+        "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/ETTh2.csv",
+        "a3dc2c597b9218c7ce1cd55eb77b283fd459a1d09d753063f944967dd6b9218b",
+    ),
+    "ETT-small/ETTm1.csv": Remote(
+        "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/ETTm1.csv",
+        "6ce1759b1a18e3328421d5d75fadcb316c449fcd7cec32820c8dafda71986c9e",
+    ),
+    "ETT-small/ETTm2.csv": Remote(
+        "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/ETTm2.csv",
+        "db973ca252c6410a30d0469b13d696cf919648d0f3fd588c60f03fdbdbadd1fd",
+    ),
     "tinyshakespeare/input.txt": Remote(
         "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
         "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
     ),
+}
+
+# Files the recipes use that have no stable upstream file address: where to get them, and the
+# SHA-256 of the copy the published results use.
+UNHOSTED: dict[str, Unhosted] = {
+    "weather/weather.csv": Unhosted(
+        "Autoformer's data release (weather/weather.csv, as redistributed with Time-Series-Library's data "
+        "archive)", "34ee981d07313e51da2a50bb600072c8ae4a69cb4b0651f4cb93a069d7a2ba63"),
 }
 
 # Folders the bundled recipes use, by their path under the data root. FSDD v1.0.9, the newest tag
@@ -111,6 +139,11 @@ def _find(path: str | Path, table: dict, kind: str):
     if there(local):
         return local, None, root, origin
     entry = table.get(path.as_posix())
+    if entry is None and path.as_posix() in UNHOSTED:
+        source = UNHOSTED[path.as_posix()]
+        raise SeqkitError(f"data {kind} {path.as_posix()} not found under data root {root} (from {origin}) and it "
+                          f"cannot be downloaded (no stable upstream address): take it from {source.source}, check "
+                          f"its SHA-256 is {source.sha256}, and put it there (or set SEQKIT_DATA)")
     if entry is None:
         raise SeqkitError(f"data {kind} {path.as_posix()} not found under data root {root} (from {origin}); "
                           f"set SEQKIT_DATA (or --data-root) to a folder holding {path.as_posix()}")

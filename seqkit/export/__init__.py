@@ -185,7 +185,10 @@ def export_model(checkpoint: str | Path, out: str | Path, format: str | None = N
     names = plan.names[0]
     metadata = {"checkpoint": path.name, "recipe": info.get("recipe"), "inputs": plan.described[0],
                 "outputs": plan.described[1], "outside": plan.outside,
-                **{k: info[k] for k in ("columns", "scaler", "seq_len", "sample_rate") if k in info}}
+                **{k: info[k] for k in ("columns", "forecast_columns", "scaler", "seq_len", "sample_rate")
+                   if k in info}}
+    if getattr(model.head, "quantiles", None):  # a quantile forecaster: the last axis of its forecast
+        metadata["quantiles"] = list(model.head.quantiles)
     if "tokenizer" in info:
         from seqkit.data.tokenizers import tokenizer_from_data, unit_texts
 

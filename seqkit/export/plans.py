@@ -74,6 +74,16 @@ def _data(info: dict, what: str) -> dict:
     return data
 
 
+def forecast_description(head, info: dict) -> str:
+    """What a forecasting graph outputs: its shape, its columns and, for a quantile model, its levels."""
+    columns = info.get("forecast_columns", info["columns"])
+    shape = f"(batch, {info['dims']['pred_len']}, {len(columns)}" + (f", {len(head.quantiles)})" if head.quantiles
+                                                                     else ")")
+    levels = f", the last axis the quantiles {', '.join(f'{q:g}' for q in head.quantiles)}" * bool(head.quantiles)
+    return (f"forecast {shape} float32 of columns {', '.join(columns)}{levels}, on the same standardised scale "
+            f"(forecast * std + mean with the statistics of those columns)")
+
+
 def series_plan(model, info: dict, source: Path | None) -> Plan:
     from seqkit.data.series import SeriesData
     from seqkit.forecasting import scaled_rows
@@ -93,7 +103,7 @@ def series_plan(model, info: dict, source: Path | None) -> Plan:
         {"window": {0: "batch"}},
         ([f"window (batch, {seq_len}, {len(columns)}) float32: the last {seq_len} rows of columns "
           f"{', '.join(columns)}, standardised with the training mean and std"],
-         [f"forecast (batch, {info['dims']['pred_len']}, {len(columns)}) float32, on the same standardised scale"]),
+         [forecast_description(model.head, info)]),
         where,
         ["scaling: (x - mean) / std before the graph and forecast * std + mean after it (the training "
          "statistics, stored in the file's metadata); cutting the window from a CSV and the future dates"])

@@ -29,7 +29,8 @@ def test_ls_lists_the_bundled_recipes(cli):
 def test_cp_copies_a_recipe_and_never_overwrites(cli, tmp_path):
     dest = tmp_path / "my_ltsf"
     assert cli("cp", "ltsf", dest).code == 0
-    assert sorted(p.name for p in dest.iterdir()) == ["README.md", "config.yaml", "recipe.py"]
+    overlays = ["etth1.yaml", "etth2.yaml", "ettm1.yaml", "ettm2.yaml", "weather.yaml"]  # a copy keeps its data sets
+    assert sorted(p.name for p in dest.iterdir()) == sorted(["README.md", "config.yaml", "recipe.py", *overlays])
     (dest / "config.yaml").write_text("mine\n")
     result = cli("cp", "ltsf", dest)
     assert result.code == 2 and "already exists" in result.err
@@ -49,7 +50,8 @@ def test_new_writes_a_recipe_that_runs_as_is(cli, tmp_path, etth1):
     dest = tmp_path / "my_task"
     result = cli("new", dest, "--frontend", "segmenter", "--backend", "gru", "--head", "forecast", "--data", csv)
     assert result.code == 0, result.err
-    assert sorted(p.name for p in dest.iterdir()) == ["README.md", "config.yaml", "recipe.py"]
+    overlays = ["etth1.yaml", "etth2.yaml", "ettm1.yaml", "ettm2.yaml", "weather.yaml"]  # a copy keeps its data sets
+    assert sorted(p.name for p in dest.iterdir()) == sorted(["README.md", "config.yaml", "recipe.py", *overlays])
     config = (dest / "config.yaml").read_text()
     assert "backend:\n    name: gru" in config and str(csv) in config
     run = cli("run", dest, "-c", ROOT / "configs/debug.yaml", "data.seq_len=96", f"run_dir={tmp_path / 'run'}")

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 import seqkit as sk
-from seqkit.data.series import SeriesData, read_csv
+from seqkit.data.series import SeriesData
+from seqkit.data.seriesfile import read_csv
 from seqkit.errors import SeqkitError
 
 from helpers import ROOT, one_line, run_cli

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqkit.data.series import SeriesData, read_csv
+from seqkit.data.series import SeriesData
+from seqkit.data.seriesfile import read_csv
 from seqkit.errors import SeqkitError
 
 from helpers import FAST, FEW, digest, one_line, one_line_error, run_cli
@@ -88,8 +89,9 @@ def test_unsorted_or_repeated_dates_are_refused_at_the_first_offending_line(tabl
         with pytest.raises(SeqkitError) as err:
             read_csv(path)
     how = "repeats the date of" if repeat else "is earlier than"
+    fix = "drop the repeated row, or set data.repeated_dates=keep (or drop)" if repeat else "sort the rows by date"
     assert one_line(err.value).startswith(f"{path}: line {row + 2}, column date: {dates[row]!r} {how} "
-                                          f"line {row + 1} ({dates[row - 1]!r}); sort the rows by date")
+                                          f"line {row + 1} ({dates[row - 1]!r}); {fix}")
 
 
 @FAST

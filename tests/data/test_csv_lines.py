@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqkit.data.series import read_csv
+from seqkit.data.seriesfile import read_csv
 from seqkit.errors import SeqkitError
 
 

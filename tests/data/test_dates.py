@@ -13,7 +13,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqkit.data.series import SeriesData, read_csv
+from seqkit.data.series import SeriesData
+from seqkit.data.seriesfile import read_csv
 from seqkit.errors import SeqkitError
 
 from helpers import FAST, one_line, one_line_error, run_cli

@@ -43,12 +43,22 @@ def main(cfg) -> dict:
     picks = np.linspace(0, len(windows) - 1, 4).astype(int).tolist()
     batch = windows.__getitems__(picks)
     task.eval()
+    head, scaler = model.head, data.info["scaler"]
     with torch.no_grad():
-        forecast = task(batch)[0]
-    unscale = sk.Forecast.unscale(data.info["scaler"])
-    inputs, truth, forecast = (unscale(t).numpy() for t in (batch["inputs"], batch["targets"], forecast))
-    sk.forecast_plot(run_dir / "forecast.png", inputs, truth, forecast, columns=data.columns,
-                  title=f"{data.path.name}: SegRNN forecast vs truth, L={data.seq_len} H={data.pred_len}")
+        forecast = head.original(task(batch)[0], scaler).numpy()  # (N, H, C') or (N, H, C', Q)
+    inputs = sk.Forecast.unscale(scaler)(batch["inputs"]).numpy()
+    if data.target is not None:  # MS: of every column in, the target's
+        inputs = inputs[..., data.target: data.target + 1]
+        scaler = {k: [v[data.target]] for k, v in scaler.items()}
+    truth = sk.Forecast.unscale(scaler)(batch["targets"]).numpy()
+    band = None
+    if forecast.ndim == 4:  # quantiles: the median, and the widest central interval as a band
+        low, high = 0, len(head.quantiles) - 1
+        band = (forecast[..., low], forecast[..., high],
+                f"{head.quantiles[low]:g}-{head.quantiles[high]:g} quantiles")
+        forecast = forecast[..., head.quantiles.index(0.5)]
+    sk.forecast_plot(run_dir / "forecast.png", inputs, truth, forecast, columns=data.forecast_columns,
+                     band=band, title=f"{data.path.name}: SegRNN forecast vs truth, L={data.seq_len} H={data.pred_len}")
     sk.loss_curves(run_dir / "loss.png", run_dir / "logs" / "metrics.csv")
 
     epochs = sk.history(trainer)
@@ -63,7 +73,10 @@ def main(cfg) -> dict:
         "seed": cfg.seed,
     }
     sk.write_json(run_dir / "metrics.json", metrics)
+    coverage = "".join(f", {k.split('_')[1]} % interval covers {v:.1%}" for k, v in test.items()
+                       if k.startswith("coverage_"))
     print(f"test MSE {test['mse']:.4f} MAE {test['mae']:.4f} "
-          f"(original scale: MSE {test['mse_original']:.4f} MAE {test['mae_original']:.4f}); run: {run_dir}")
+          f"(original scale: MSE {test['mse_original']:.4f} MAE {test['mae_original']:.4f}){coverage}; "
+          f"run: {run_dir}")
     metrics["run_dir"] = str(run_dir)
     return metrics
