@@ -50,8 +50,7 @@ def test_new_writes_a_recipe_that_runs_as_is(cli, tmp_path, etth1):
     dest = tmp_path / "my_task"
     result = cli("new", dest, "--frontend", "segmenter", "--backend", "gru", "--head", "forecast", "--data", csv)
     assert result.code == 0, result.err
-    overlays = ["etth1.yaml", "etth2.yaml", "ettm1.yaml", "ettm2.yaml", "weather.yaml"]  # a copy keeps its data sets
-    assert sorted(p.name for p in dest.iterdir()) == sorted(["README.md", "config.yaml", "recipe.py", *overlays])
+    assert sorted(p.name for p in dest.iterdir()) == ["README.md", "config.yaml", "recipe.py"]
     config = (dest / "config.yaml").read_text()
     assert "backend:\n    name: gru" in config and str(csv) in config
     run = cli("run", dest, "-c", ROOT / "configs/debug.yaml", "data.seq_len=96", f"run_dir={tmp_path / 'run'}")
