@@ -367,7 +367,8 @@ def table(report: dict) -> str:
     rows.append("(epoch s: 122 steps x the step; measured: median epoch, training + validation; peak: VmHWM after "
                 "the timed steps; working: peak minus the imports)")
     for name, r in report.get("ratios", {}).items():
-        parts = [f"{label} {r[key]['ratio']:.2f}x ({r[key]['reduction']:+.0%} less: "
+        parts = [f"{label} {r[key]['ratio']:.2f}x ({abs(r[key]['reduction']):.0%} "
+                 f"{'less' if r[key]['reduction'] >= 0 else 'more'}; > 78 % less: "
                  f"{'yes' if r[key]['claim_met'] else 'no'})"
                  for key, label in (("step_seconds", "step time"), ("peak_memory_gb", "peak memory"),
                                     ("working_memory_gb", "working memory"))]
