@@ -66,10 +66,16 @@ def future_dates(dates: pd.Series, steps: int, source: Path) -> pd.DatetimeIndex
                           f"{tail[-1] - tail[-2]}; check the date column (and data.date_format)") from None
 
 
+def forecast_columns(info: dict) -> list[str]:
+    """The columns a forecasting checkpoint forecasts: every column, or the target of features MS
+    (checkpoints from before MS record only ``columns``)."""
+    return list(info.get("forecast_columns", info["columns"]))
+
+
 def output_columns(head, info: dict) -> list[str]:
-    """The names of a forecasting model's outputs: its columns (every column, or the target of
-    features MS), and for a quantile model one per column and quantile, e.g. ``OT_q0.1``."""
-    columns = info.get("forecast_columns", info["columns"])
+    """The names of a forecasting model's outputs: its `forecast_columns`, and for a quantile model
+    one per column and quantile, e.g. ``OT_q0.1``."""
+    columns = forecast_columns(info)
     if not head.quantiles:
         return list(columns)
     return [f"{c}_q{q:g}" for c in columns for q in head.quantiles]

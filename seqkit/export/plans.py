@@ -76,7 +76,9 @@ def _data(info: dict, what: str) -> dict:
 
 def forecast_description(head, info: dict) -> str:
     """What a forecasting graph outputs: its shape, its columns and, for a quantile model, its levels."""
-    columns = info.get("forecast_columns", info["columns"])
+    from seqkit.forecasting import forecast_columns
+
+    columns = forecast_columns(info)
     shape = f"(batch, {info['dims']['pred_len']}, {len(columns)}" + (f", {len(head.quantiles)})" if head.quantiles
                                                                      else ")")
     levels = f", the last axis the quantiles {', '.join(f'{q:g}' for q in head.quantiles)}" * bool(head.quantiles)

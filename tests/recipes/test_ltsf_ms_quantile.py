@@ -22,29 +22,26 @@ SMALL = ["data.seq_len=96", "model.frontend.dim=32", "model.backend.hidden=32", 
 ETTH1 = "ETT-small/ETTh1.csv"
 
 
-def train(run_dir: Path, *overrides: str) -> dict:
-    code, out, err = run_cli("run", ROOT / "recipes/ltsf", "-c", ROOT / "configs/debug.yaml", f"run_dir={run_dir}",
-                             *SMALL, *overrides)
+def trained(tmp_path_factory, data_root, name: str, *overrides: str) -> Path:
+    """A debug run of the recipe with `overrides`, for the module's tests."""
+    run_dir = tmp_path_factory.mktemp(name) / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQKIT_DATA", str(data_root))
+        code, _, err = run_cli("run", ROOT / "recipes/ltsf", "-c", ROOT / "configs/debug.yaml",
+                               f"run_dir={run_dir}", *SMALL, *overrides)
     assert code == 0, err
-    return json.loads((run_dir / "metrics.json").read_text())
+    return run_dir
 
 
 @pytest.fixture(scope="module")
 def ms_run(tmp_path_factory, data_root) -> Path:
-    run_dir = tmp_path_factory.mktemp("ms") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQKIT_DATA", str(data_root))
-        train(run_dir, "data.features=MS")
-    return run_dir
+    return trained(tmp_path_factory, data_root, "ms", "data.features=MS")
 
 
 @pytest.fixture(scope="module")
 def quantile_run(tmp_path_factory, data_root) -> Path:
-    run_dir = tmp_path_factory.mktemp("quantile") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQKIT_DATA", str(data_root))
-        train(run_dir, "model.head.loss=quantile", "model.head.quantiles=[0.1,0.25,0.5,0.75,0.9]")
-    return run_dir
+    return trained(tmp_path_factory, data_root, "quantile", "model.head.loss=quantile",
+                   "model.head.quantiles=[0.1,0.25,0.5,0.75,0.9]")
 
 
 def test_ms_windows_take_every_column_and_target_one(data_root):

@@ -49,8 +49,7 @@ def main(cfg) -> dict:
     inputs = sk.Forecast.unscale(scaler)(batch["inputs"]).numpy()
     if data.target is not None:  # MS: of every column in, the target's
         inputs = inputs[..., data.target: data.target + 1]
-        scaler = {k: [v[data.target]] for k, v in scaler.items()}
-    truth = sk.Forecast.unscale(scaler)(batch["targets"]).numpy()
+    truth = head.original(batch["targets"], scaler).numpy()  # with the output columns' statistics
     band = None
     if forecast.ndim == 4:  # quantiles: the median, and the widest central interval as a band
         low, high = 0, len(head.quantiles) - 1
